@@ -1,0 +1,53 @@
+# Two commands on a fresh machine:  make book  and  make test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+
+.PHONY: setup book test lint release clean help
+
+help:
+	@echo "make book     set up .venv and build the book (every chapter executed) into _build/html"
+	@echo "make test     set up, then ruff and the whole test suite (which also builds the book with -W)"
+	@echo "make release  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make clean    remove _build/ and nbgrader's working folders"
+
+setup: $(STAMP) $(NPM_STAMP) _mathjax/mathjax
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when a pin changes; rnncore is installed editable, so its edits need nothing.
+$(STAMP): $(VENV)/bin/python requirements.txt constraints.txt pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt 2>&1 \
+		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e . 2>&1 \
+		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+_mathjax/mathjax:
+	mkdir -p _mathjax && ln -sfn ../node_modules/mathjax/es5 _mathjax/mathjax
+
+book: setup
+	$(BIN)/python scripts/build_book.py
+
+test: setup
+	$(BIN)/ruff check rnncore tests scripts benchmarks
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check rnncore tests scripts benchmarks
+
+release: setup
+	$(BIN)/python scripts/release.py
+
+clean:
+	rm -rf _build submitted autograded feedback gradebook.db

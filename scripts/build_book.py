@@ -1,0 +1,51 @@
+"""Build the whole book with every chapter executed and warnings as errors.
+
+Used by `make book` and by the test suite. The execution cache is keyed on the notebooks'
+code only, so a chapter would keep outputs computed with an older rnncore: this clears the cache
+whenever rnncore's source (or the data it ships) changes.
+"""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rnncore_fingerprint(root=ROOT):
+    """A hash of every file in rnncore/ that a chapter's output can depend on."""
+    digest = hashlib.sha256()
+    for path in sorted((root / "rnncore").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def clear_stale_cache(build_dir):
+    """Drop the execution cache unless it was filled with this rnncore; return True if it was dropped."""
+    stamp = build_dir / ".rnncore-fingerprint"
+    cache = build_dir / ".jupyter_cache"
+    fingerprint = rnncore_fingerprint()
+    dropped = cache.exists() and (not stamp.exists() or stamp.read_text() != fingerprint)
+    if dropped:
+        shutil.rmtree(cache)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+    return dropped
+
+
+def build(root=ROOT):
+    """Run jupyter-book; return its exit code."""
+    build_dir = root / "_build"
+    if clear_stale_cache(build_dir):
+        print("rnncore changed since the last build: cleared the execution cache", flush=True)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(root), "--all", "-W", "-n", "--keep-going"]
+    return subprocess.call(cmd, cwd=root)
+
+
+if __name__ == "__main__":
+    sys.exit(build())
