@@ -21,7 +21,8 @@ def check_shape(name, arr, expected, func, letters=None):
     expected = tuple(expected)
     ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
     if not ok:
-        want = "(" + ", ".join("?" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
+        dims = ", ".join("?" if e is None else str(e) for e in expected)
+        want = f"({dims},)" if len(expected) == 1 else f"({dims})"
         if letters:
             want = f"{letters} = {want}"
         raise ValueError(f"{func}: `{name}` must have shape {want}, got {arr.shape}")

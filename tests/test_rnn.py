@@ -131,7 +131,9 @@ def test_rnn_step_backward_gradcheck(rng):
     grads = dict(zip(["x_t", "h_prev", "W_ih", "W_hh", "b_ih", "b_hh"], rc.rnn_step_backward(dh, cache)))
     args = {"x_t": x, "h_prev": h, **p}
     for name, grad in grads.items():
-        num = rc.eval_numerical_gradient_array(lambda v, n=name: rc.rnn_step_forward(**{**args, n: v})[0], args[name], dh)
+        def f(v, name=name):
+            return rc.rnn_step_forward(**{**args, name: v})[0]
+        num = rc.eval_numerical_gradient_array(f, args[name], dh)
         assert rc.rel_error(num, grad) < 1e-7, name
 
 

@@ -1,0 +1,115 @@
+"""Checks for the graded notebooks: run a student's function safely, coerce what it returns, and say what is wrong.
+
+The visible tests students run and the hidden tests nbgrader adds both use these, so every failure reads
+like a teaching assistant's remark ("`hs` has shape (3, 5); expected (T, N, H) = (4, 3, 5)") and never
+like a bare AssertionError. Messages from hidden tests never print the expected values.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+
+from . import _lock
+
+
+def run_student(func_name, student_fn, *args, **kwargs):
+    """Call the student's function on copies of the inputs, with rnncore's reference functions locked.
+
+    Parameters
+    ----------
+    func_name : str, the name of the graded function (for messages)
+    student_fn : the student's function
+    *args, **kwargs : its inputs (deep-copied, so an answer that changes them in place cannot spoil the check)
+
+    Returns
+    -------
+    whatever the student's function returns
+    """
+    if not callable(student_fn):
+        raise AssertionError(f"`{func_name}` must be a function, got {type(student_fn).__name__}")
+    args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a warning on stderr would cost an honest student the cell
+        with np.errstate(all="ignore"), _lock.locked(func_name):
+            return student_fn(*args, **kwargs)
+
+
+def unpack(func_name, result, names):
+    """Check that a function returned a tuple of len(names) values, and return it as a tuple."""
+    if not isinstance(result, tuple) or len(result) != len(names):
+        what = f"a tuple of {len(result)} values" if isinstance(result, tuple) else type(result).__name__
+        raise AssertionError(
+            f"`{func_name}` must return a tuple of {len(names)} values ({', '.join(names)}); it returned {what}"
+        )
+    return result
+
+
+def as_array(func_name, what, value, allow_scalar=False):
+    """Coerce a returned value to a fresh float64 ndarray, refusing anything that only pretends to be one."""
+    numeric_scalar = (float, int, np.floating, np.integer)
+    if type(value) is np.ndarray:
+        pass
+    elif allow_scalar and isinstance(value, numeric_scalar) and not isinstance(value, bool):
+        pass
+    else:
+        kind = "a number" if allow_scalar else "a numpy array (np.ndarray)"
+        raise AssertionError(f"`{func_name}`: `{what}` must be {kind}, got {type(value).__name__}")
+    if not (np.issubdtype(np.asarray(value).dtype, np.number)):
+        raise AssertionError(f"`{func_name}`: `{what}` must hold numbers, got dtype {np.asarray(value).dtype}")
+    return np.array(value, dtype=np.float64, copy=True)
+
+
+def check_shape(func_name, what, arr, expected, letters):
+    """Fail with a message naming the output, the expected shape (with its letters) and the actual one."""
+    expected = tuple(int(e) for e in expected)
+    if arr.shape != expected:
+        raise AssertionError(f"`{func_name}`: `{what}` has shape {arr.shape}; expected {letters} = {expected}")
+
+
+def check_finite(func_name, what, arr):
+    """Fail if the output holds NaN or inf."""
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise AssertionError(
+            f"`{func_name}`: `{what}` contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+            "look for an overflowing exp or a log of 0"
+        )
+
+
+def check_close(func_name, what, got, expected, *, atol=1e-8, rtol=1e-6, time_axis=None, reveal=False, case=""):
+    """Fail unless `got` equals `expected` within tolerance, saying where it first departs.
+
+    Parameters
+    ----------
+    func_name, what : names used in the message
+    got, expected : float64 arrays of the same shape (check shapes first)
+    time_axis : the axis that is time, if any: the message then names the first wrong time step
+    reveal : print both arrays (visible, hand-checkable cases only; never in hidden tests)
+    case : a short description of the inputs, e.g. "T=1, N=1"
+    """
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    check_finite(func_name, what, got)
+    wrong = ~np.isclose(got, expected, atol=atol, rtol=rtol)
+    if not wrong.any():
+        return
+    where = f" on the case {case}" if case else ""
+    msg = (
+        f"`{func_name}`: `{what}` is wrong{where}: {int(wrong.sum())} of {wrong.size} entries differ "
+        f"(largest difference {np.max(np.abs(got - expected)):.3g})"
+    )
+    if time_axis is not None and got.ndim > time_axis:
+        steps = np.flatnonzero(wrong.any(axis=tuple(a for a in range(got.ndim) if a != time_axis)))
+        index = ", ".join(["t" if a == time_axis else ":" for a in range(got.ndim)]).replace("t", str(int(steps[0])))
+        msg += f"; it first goes wrong at `{what}[{index}]`, time step {int(steps[0])} counting from 0"
+    if reveal:
+        msg += f"\n  expected: {np.array2string(expected, precision=6)}"
+        msg += f"\n  got:      {np.array2string(got, precision=6)}"
+    raise AssertionError(msg)
+
+
+def check_unchanged(func_name, name, before, after):
+    """Fail if a function changed one of its inputs in place."""
+    if not np.array_equal(before, after):
+        raise AssertionError(f"`{func_name}` changed its input `{name}` in place; compute new arrays instead")

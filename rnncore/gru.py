@@ -1,0 +1,274 @@
+"""The GRU layer in torch's "reset-after" form (gates r, z, n): one step and a whole sequence, forward and backward.
+
+Also the paper's form (Cho et al., 2014), forward only, for comparison: it applies the reset gate before the
+W_hn product and gives different numbers.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_float_array, check_cache, check_ndim, check_shape, common_dtype
+from .activations import sigmoid
+from .rnn import _check_weights
+
+
+class GRUStepCache(NamedTuple):
+    """Values `gru_step_backward` needs: the inputs of the step, its gates and the hidden part of n."""
+
+    x_t: np.ndarray
+    h_prev: np.ndarray
+    W_ih: np.ndarray
+    W_hh: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    ah_n: np.ndarray
+
+
+class GRUCache(NamedTuple):
+    """Values `gru_backward` needs: the inputs, the initial state, the gates, the hidden part of n and every state."""
+
+    x: np.ndarray
+    h0: np.ndarray
+    W_ih: np.ndarray
+    W_hh: np.ndarray
+    gates: np.ndarray
+    ah_n: np.ndarray
+    hs: np.ndarray
+
+
+def _check_step_inputs(func, x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=3, name="3H")
+    H, D = W_hh.shape[1], W_ih.shape[1]
+    x_t = as_float_array("x_t", x_t, func)
+    h_prev = as_float_array("h_prev", h_prev, func)
+    check_ndim("x_t", x_t, 2, "(N, D)", func)
+    N = x_t.shape[0]
+    check_shape("x_t", x_t, (N, D), func, "(N, D)")
+    check_shape("h_prev", h_prev, (N, H), func, "(N, H)")
+    return x_t, h_prev, W_ih, W_hh, b_ih, b_hh
+
+
+def gru_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    """One time step of a GRU, exactly as `torch.nn.GRUCell` computes it (reset gate applied after W_hn h + b_hn).
+
+    Math: r = sigma(x_t W_ir^T + b_ir + h_{t-1} W_hr^T + b_hr);  z = sigma(x_t W_iz^T + b_iz + h_{t-1} W_hz^T + b_hz);
+          n = tanh(x_t W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn));  h_t = (1 - z) * n + z * h_{t-1}
+
+    Parameters
+    ----------
+    x_t : ndarray, shape (N, D)        inputs at step t
+    h_prev : ndarray, shape (N, H)     hidden state h_{t-1}
+    W_ih : ndarray, shape (3H, D)      input-to-hidden weights, gate blocks in torch's order r, z, n
+    W_hh : ndarray, shape (3H, H)      hidden-to-hidden weights, same block order
+    b_ih, b_hh : ndarray, shape (3H,)  the two biases, as in torch (b_hn stays inside the reset product)
+
+    Returns
+    -------
+    h_next : ndarray, shape (N, H)     hidden state h_t
+    cache : values needed by `gru_step_backward`
+
+    Book: chapter 5, section "The GRU cell", eq. (gru-step).
+    """
+    x_t, h_prev, W_ih, W_hh, b_ih, b_hh = _check_step_inputs(
+        "gru_step_forward", x_t, h_prev, W_ih, W_hh, b_ih, b_hh
+    )
+    ax_r, ax_z, ax_n = np.split(x_t @ W_ih.T + b_ih, 3, axis=-1)  # input parts, each (N, H)
+    ah_r, ah_z, ah_n = np.split(h_prev @ W_hh.T + b_hh, 3, axis=-1)  # hidden parts, each (N, H)
+    r = sigmoid(ax_r + ah_r)
+    z = sigmoid(ax_z + ah_z)
+    n = np.tanh(ax_n + r * ah_n)
+    h_next = (1 - z) * n + z * h_prev
+    return h_next, GRUStepCache(x_t, h_prev, W_ih, W_hh, r, z, n, ah_n)
+
+
+def gru_step_backward(dh_next, cache):
+    """Backpropagate through one GRU step: the gradients of its inputs and parameters.
+
+    Math: da_n = dh_t * (1 - z) * (1 - n^2);  da_z = dh_t * (h_{t-1} - n) * z(1 - z);
+          da_r = da_n * (h_{t-1} W_hn^T + b_hn) * r(1 - r);
+          dax = [da_r, da_z, da_n] (input parts);  dah = [da_r, da_z, da_n * r] (hidden parts);
+          dx_t = dax W_ih;  dh_{t-1} = dah W_hh + dh_t * z;  dW_ih = dax^T x_t;  dW_hh = dah^T h_{t-1};
+          db_ih = sum_n dax;  db_hh = sum_n dah
+
+    Parameters
+    ----------
+    dh_next : ndarray, shape (N, H)   gradient of the loss with respect to h_t
+    cache : the cache returned by `gru_step_forward`
+
+    Returns
+    -------
+    dx_t : ndarray, shape (N, D)
+    dh_prev : ndarray, shape (N, H)
+    dW_ih : ndarray, shape (3H, D)
+    dW_hh : ndarray, shape (3H, H)
+    db_ih, db_hh : ndarray, shape (3H,)   different in their n blocks: only b_hn is scaled by r
+
+    Book: chapter 5, section "The GRU backward", eq. (gru-step-backward).
+    """
+    func = "gru_step_backward"
+    check_cache(cache, GRUStepCache, func, "gru_step_forward")
+    x_t, h_prev, W_ih, W_hh, r, z, n, ah_n = cache
+    dh_next = as_float_array("dh_next", dh_next, func)
+    check_shape("dh_next", dh_next, h_prev.shape, func, "(N, H)")
+
+    da_n = dh_next * (1 - z) * (1 - n * n)  # back through h_t = (1 - z) n + z h_{t-1}, then tanh
+    da_z = dh_next * (h_prev - n) * z * (1 - z)
+    da_r = da_n * ah_n * r * (1 - r)
+    dax = np.concatenate((da_r, da_z, da_n), axis=-1)  # (N, 3H)
+    dah = np.concatenate((da_r, da_z, da_n * r), axis=-1)  # the reset gate scales the hidden part of n
+    dx_t = dax @ W_ih
+    dh_prev = dah @ W_hh + dh_next * z  # through the three gates, and directly through z * h_{t-1}
+    dW_ih = dax.T @ x_t
+    dW_hh = dah.T @ h_prev
+    db_ih = dax.sum(axis=0)
+    db_hh = dah.sum(axis=0)
+    return dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh
+
+
+def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
+    """Run a GRU over a whole time-major sequence, as a one-layer `torch.nn.GRU` does.
+
+    Math: for t = 1..T, starting from h0:  r, z = sigma(x_t W_i{r,z}^T + b_i{r,z} + h_{t-1} W_h{r,z}^T + b_h{r,z});
+          n = tanh(x_t W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn));  h_t = (1 - z) * n + z * h_{t-1}
+
+    The input parts x_t W_ih^T + b_ih do not depend on h, so they are computed for every step in one product
+    before the loop; in the loop one sigmoid covers r and z together.
+
+    Parameters
+    ----------
+    x : ndarray, shape (T, N, D)       the input sequence, time first
+    h0 : ndarray, shape (N, H)         initial hidden state
+    W_ih : ndarray, shape (3H, D)      gate blocks r, z, n
+    W_hh : ndarray, shape (3H, H)
+    b_ih, b_hh : ndarray, shape (3H,)
+
+    Returns
+    -------
+    hs : ndarray, shape (T, N, H)      the hidden state at every step (hs[-1] is torch's h_n)
+    cache : values needed by `gru_backward`
+
+    Book: chapter 5, section "The GRU cell", eq. (gru-step).
+    """
+    func = "gru_forward"
+    W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=3, name="3H")
+    H, D = W_hh.shape[1], W_ih.shape[1]
+    x = as_float_array("x", x, func)
+    h0 = as_float_array("h0", h0, func)
+    check_ndim("x", x, 3, "(T, N, D)", func)
+    T, N = x.shape[:2]
+    check_shape("x", x, (T, N, D), func, "(T, N, D)")
+    check_shape("h0", h0, (N, H), func, "(N, H)")
+    if T == 0:
+        raise ValueError(f"{func}: `x` must have at least one time step, got shape {x.shape}")
+
+    dtype = common_dtype(x, h0, W_ih, W_hh, b_ih, b_hh)
+    ax = x @ W_ih.T + b_ih  # input parts of every step, (T, N, 3H)
+    ax_rz, ax_n = ax[..., : 2 * H], ax[..., 2 * H :]
+    gates = np.empty((T, N, 3 * H), dtype=dtype)  # activated gates r, z, n of every step
+    r, z, n = np.split(gates, 3, axis=-1)  # views into `gates`, each (T, N, H)
+    rz = gates[..., : 2 * H]  # r and z side by side, (T, N, 2H)
+    ah_n = np.empty((T, N, H), dtype=dtype)  # h_{t-1} W_hn^T + b_hn of every step
+    hs = np.empty((T, N, H), dtype=dtype)
+    W_hhT = W_hh.T
+    h = h0
+    for t in range(T):
+        ah = h @ W_hhT + b_hh  # hidden parts, (N, 3H)
+        rz[t] = sigmoid(ax_rz[t] + ah[:, : 2 * H])  # one sigmoid for both gates
+        ah_n[t] = ah[:, 2 * H :]
+        n[t] = np.tanh(ax_n[t] + r[t] * ah_n[t])
+        h = hs[t] = (1 - z[t]) * n[t] + z[t] * h
+    return hs, GRUCache(x, h0, W_ih, W_hh, gates, ah_n, hs)
+
+
+def gru_backward(dhs, cache):
+    """Backpropagation through time for `gru_forward`: gradients of the inputs, h0 and the parameters.
+
+    Math: dh_t = dhs[t] + dah_{t+1} W_hh + dh_{t+1} * z_{t+1}  (upstream plus carried);  dax_t, dah_t as in
+          `gru_step_backward`;  dW_ih = sum_t dax_t^T x_t;  dW_hh = sum_t dah_t^T h_{t-1};
+          db_ih = sum_t sum_n dax_t;  db_hh = sum_t sum_n dah_t;  dh0 = dah_1 W_hh + dh_1 * z_1
+
+    Parameters
+    ----------
+    dhs : ndarray, shape (T, N, H)   upstream gradient of every hs[t], from the loss at each step
+                                     (not the gradient carried between steps, which this computes)
+    cache : the cache returned by `gru_forward`
+
+    Returns
+    -------
+    dx : ndarray, shape (T, N, D)
+    dh0 : ndarray, shape (N, H)
+    dW_ih : ndarray, shape (3H, D)
+    dW_hh : ndarray, shape (3H, H)
+    db_ih, db_hh : ndarray, shape (3H,)
+
+    Book: chapter 5, section "The GRU backward", eq. (gru-bptt).
+    """
+    func = "gru_backward"
+    check_cache(cache, GRUCache, func, "gru_forward")
+    x, h0, W_ih, W_hh, gates, ah_n, hs = cache
+    dhs = as_float_array("dhs", dhs, func)
+    check_shape("dhs", dhs, hs.shape, func, "(T, N, H)")
+    T, N, H = hs.shape
+    dtype = np.result_type(gates, dhs)
+
+    r, z, n = np.split(gates, 3, axis=-1)  # each (T, N, H)
+    h_prevs = np.concatenate([h0[None], hs[:-1]])  # h_{t-1} for every t, (T, N, H)
+    # local derivatives of every step at once, each (T, N, H), written from the gates' outputs
+    dh_dan = (1 - z) * (1 - n * n)  # h_t through n and tanh
+    dh_daz = (h_prevs - n) * z * (1 - z)  # h_t through z and sigma
+    dan_dar = ah_n * r * (1 - r)  # a_n through r and sigma
+    dax = np.empty_like(gates, dtype=dtype)  # gradients of the input parts, (T, N, 3H)
+    dah = np.empty_like(gates, dtype=dtype)  # gradients of the hidden parts, (T, N, 3H)
+    dh = np.zeros((N, H), dtype=dtype)  # gradient carried back from step t+1
+    for t in range(T - 1, -1, -1):
+        dh_t = dhs[t] + dh
+        da_n = dh_t * dh_dan[t]
+        da_r = da_n * dan_dar[t]
+        da_z = dh_t * dh_daz[t]
+        dax[t] = np.concatenate((da_r, da_z, da_n), axis=-1)
+        dah[t] = np.concatenate((da_r, da_z, da_n * r[t]), axis=-1)  # the reset gate scales the hidden part of n
+        dh = dah[t] @ W_hh + dh_t * z[t]
+    dx = dax @ W_ih
+    dW_ih = dax.reshape(T * N, 3 * H).T @ x.reshape(T * N, -1)
+    dW_hh = dah.reshape(T * N, 3 * H).T @ h_prevs.reshape(T * N, H)
+    db_ih = dax.sum(axis=(0, 1))
+    db_hh = dah.sum(axis=(0, 1))
+    return dx, dh, dW_ih, dW_hh, db_ih, db_hh
+
+
+def gru_step_forward_cho(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    """One GRU step in the paper's form (Cho et al., 2014), with the reset gate applied before the W_hn product.
+
+    Math: r, z as in `gru_step_forward`;  n = tanh(x_t W_in^T + b_in + (r * h_{t-1}) W_hn^T + b_hn);
+          h_t = (1 - z) * n + z * h_{t-1}
+
+    The book compares this with torch's "reset-after" form (`gru_step_forward`), which torch's documentation says
+    "differs on purpose for efficiency": for every input the two agree only when W_hn is diagonal and b_hn = 0;
+    otherwise the same weights give different numbers. Forward only; the layout is torch's (r, z, n blocks).
+
+    Parameters
+    ----------
+    x_t : ndarray, shape (N, D)
+    h_prev : ndarray, shape (N, H)
+    W_ih : ndarray, shape (3H, D)
+    W_hh : ndarray, shape (3H, H)
+    b_ih, b_hh : ndarray, shape (3H,)
+
+    Returns
+    -------
+    h_next : ndarray, shape (N, H)
+
+    Book: chapter 5, section "The GRU cell", eq. (gru-cho).
+    """
+    x_t, h_prev, W_ih, W_hh, b_ih, b_hh = _check_step_inputs(
+        "gru_step_forward_cho", x_t, h_prev, W_ih, W_hh, b_ih, b_hh
+    )
+    ax_r, ax_z, ax_n = np.split(x_t @ W_ih.T + b_ih, 3, axis=-1)  # input parts, each (N, H)
+    W_hr, W_hz, W_hn = np.split(W_hh, 3, axis=0)  # each (H, H)
+    b_hr, b_hz, b_hn = np.split(b_hh, 3)
+    r = sigmoid(ax_r + h_prev @ W_hr.T + b_hr)
+    z = sigmoid(ax_z + h_prev @ W_hz.T + b_hz)
+    n = np.tanh(ax_n + (r * h_prev) @ W_hn.T + b_hn)  # reset before the product: the paper's form
+    return (1 - z) * n + z * h_prev

@@ -1,0 +1,258 @@
+"""The LSTM layer: one step and a whole sequence, forward and backward, in torch's layout (gates i, f, g, o)."""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_float_array, check_cache, check_ndim, check_shape, common_dtype
+from .activations import sigmoid
+from .rnn import _check_weights
+
+
+class LSTMStepCache(NamedTuple):
+    """Values `lstm_step_backward` needs: the inputs of the step, its four gates and the new cell state."""
+
+    x_t: np.ndarray
+    h_prev: np.ndarray
+    c_prev: np.ndarray
+    W_ih: np.ndarray
+    W_hh: np.ndarray
+    i: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    o: np.ndarray
+    c_next: np.ndarray
+
+
+class LSTMCache(NamedTuple):
+    """Values `lstm_backward` needs: the inputs, the initial states, the gates and every state."""
+
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    W_ih: np.ndarray
+    W_hh: np.ndarray
+    gates: np.ndarray
+    hs: np.ndarray
+    cs: np.ndarray
+
+
+def _check_step_inputs(func, x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=4, name="4H")
+    H, D = W_hh.shape[1], W_ih.shape[1]
+    x_t = as_float_array("x_t", x_t, func)
+    h_prev = as_float_array("h_prev", h_prev, func)
+    c_prev = as_float_array("c_prev", c_prev, func)
+    check_ndim("x_t", x_t, 2, "(N, D)", func)
+    N = x_t.shape[0]
+    check_shape("x_t", x_t, (N, D), func, "(N, D)")
+    check_shape("h_prev", h_prev, (N, H), func, "(N, H)")
+    check_shape("c_prev", c_prev, (N, H), func, "(N, H)")
+    return x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh
+
+
+def lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    """One time step of an LSTM, exactly as `torch.nn.LSTMCell` computes it.
+
+    Math: [a_i, a_f, a_g, a_o] = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh;
+          i = sigma(a_i), f = sigma(a_f), g = tanh(a_g), o = sigma(a_o);
+          c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)
+
+    Parameters
+    ----------
+    x_t : ndarray, shape (N, D)        inputs at step t
+    h_prev : ndarray, shape (N, H)     hidden state h_{t-1}
+    c_prev : ndarray, shape (N, H)     cell state c_{t-1}
+    W_ih : ndarray, shape (4H, D)      input-to-hidden weights, gate blocks in torch's order i, f, g, o
+    W_hh : ndarray, shape (4H, H)      hidden-to-hidden weights, same block order
+    b_ih, b_hh : ndarray, shape (4H,)  the two biases, as in torch
+
+    Returns
+    -------
+    h_next : ndarray, shape (N, H)     hidden state h_t
+    c_next : ndarray, shape (N, H)     cell state c_t
+    cache : values needed by `lstm_step_backward`
+
+    Book: chapter 5, section "The LSTM cell", eq. (lstm-step).
+    """
+    x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh = _check_step_inputs(
+        "lstm_step_forward", x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh
+    )
+    a = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh  # pre-activations of the four gates, (N, 4H)
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=-1)
+    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+    c_next = f * c_prev + i * g
+    h_next = o * np.tanh(c_next)
+    return h_next, c_next, LSTMStepCache(x_t, h_prev, c_prev, W_ih, W_hh, i, f, g, o, c_next)
+
+
+def lstm_step_backward(dh_next, dc_next, cache):
+    """Backpropagate through one LSTM step: the gradients of its inputs, both states and the parameters.
+
+    Math: dc = dc_t + dh_t * o * (1 - tanh(c_t)^2);  do = dh_t * tanh(c_t);
+          di = dc * g;  df = dc * c_{t-1};  dg = dc * i;  dc_{t-1} = dc * f;
+          da = [di * i(1 - i), df * f(1 - f), dg * (1 - g^2), do * o(1 - o)];
+          dx_t = da W_ih;  dh_{t-1} = da W_hh;  dW_ih = da^T x_t;  dW_hh = da^T h_{t-1};  db_ih = db_hh = sum_n da
+
+    Parameters
+    ----------
+    dh_next : ndarray, shape (N, H)   gradient of the loss with respect to h_t
+    dc_next : ndarray, shape (N, H)   gradient of the loss with respect to c_t (from step t+1 or from c_n)
+    cache : the cache returned by `lstm_step_forward`
+
+    Returns
+    -------
+    dx_t : ndarray, shape (N, D)
+    dh_prev : ndarray, shape (N, H)
+    dc_prev : ndarray, shape (N, H)
+    dW_ih : ndarray, shape (4H, D)
+    dW_hh : ndarray, shape (4H, H)
+    db_ih, db_hh : ndarray, shape (4H,)
+
+    Book: chapter 5, section "The LSTM backward", eq. (lstm-step-backward).
+    """
+    func = "lstm_step_backward"
+    check_cache(cache, LSTMStepCache, func, "lstm_step_forward")
+    x_t, h_prev, c_prev, W_ih, W_hh, i, f, g, o, c_next = cache
+    dh_next = as_float_array("dh_next", dh_next, func)
+    dc_next = as_float_array("dc_next", dc_next, func)
+    check_shape("dh_next", dh_next, c_next.shape, func, "(N, H)")
+    check_shape("dc_next", dc_next, c_next.shape, func, "(N, H)")
+
+    tanh_c = np.tanh(c_next)
+    dc = dc_next + dh_next * o * (1 - tanh_c * tanh_c)  # c_t reaches the loss directly and through h_t
+    do = dh_next * tanh_c
+    di = dc * g
+    df = dc * c_prev
+    dg = dc * i
+    dc_prev = dc * f
+    # back through the gate nonlinearities, written from their outputs: sigma' = s(1 - s), tanh' = 1 - g^2
+    da = np.concatenate((di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g), do * o * (1 - o)), axis=-1)
+    dx_t = da @ W_ih
+    dh_prev = da @ W_hh
+    dW_ih = da.T @ x_t
+    dW_hh = da.T @ h_prev
+    db_ih = da.sum(axis=0)
+    db_hh = db_ih.copy()  # both biases enter the same sum
+    return dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh
+
+
+def lstm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
+    """Run an LSTM over a whole time-major sequence, as a one-layer `torch.nn.LSTM` does.
+
+    Math: for t = 1..T, starting from h0 and c0:  i, f, g, o from a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh;
+          c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)
+
+    The input projection x_t W_ih^T + b_ih + b_hh does not depend on h, so it is computed for every step in
+    one product before the loop; in the loop one sigmoid covers the (N, 4H) pre-activation and tanh then
+    replaces the g block, so each step is a handful of array operations.
+
+    Parameters
+    ----------
+    x : ndarray, shape (T, N, D)       the input sequence, time first
+    h0 : ndarray, shape (N, H)         initial hidden state
+    c0 : ndarray, shape (N, H)         initial cell state
+    W_ih : ndarray, shape (4H, D)      gate blocks i, f, g, o
+    W_hh : ndarray, shape (4H, H)
+    b_ih, b_hh : ndarray, shape (4H,)
+
+    Returns
+    -------
+    hs : ndarray, shape (T, N, H)      the hidden state at every step (hs[-1] is torch's h_n)
+    cs : ndarray, shape (T, N, H)      the cell state at every step (cs[-1] is torch's c_n)
+    cache : values needed by `lstm_backward`
+
+    Book: chapter 5, section "The LSTM cell", eq. (lstm-step).
+    """
+    func = "lstm_forward"
+    W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=4, name="4H")
+    H, D = W_hh.shape[1], W_ih.shape[1]
+    x = as_float_array("x", x, func)
+    h0 = as_float_array("h0", h0, func)
+    c0 = as_float_array("c0", c0, func)
+    check_ndim("x", x, 3, "(T, N, D)", func)
+    T, N = x.shape[:2]
+    check_shape("x", x, (T, N, D), func, "(T, N, D)")
+    check_shape("h0", h0, (N, H), func, "(N, H)")
+    check_shape("c0", c0, (N, H), func, "(N, H)")
+    if T == 0:
+        raise ValueError(f"{func}: `x` must have at least one time step, got shape {x.shape}")
+
+    dtype = common_dtype(x, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    ax = x @ W_ih.T + (b_ih + b_hh)  # input part of every pre-activation, (T, N, 4H)
+    gates = np.empty((T, N, 4 * H), dtype=dtype)  # activated gates i, f, g, o of every step
+    i, f, g, o = np.split(gates, 4, axis=-1)  # views into `gates`, each (T, N, H)
+    hs = np.empty((T, N, H), dtype=dtype)
+    cs = np.empty((T, N, H), dtype=dtype)
+    W_hhT = W_hh.T
+    h, c = h0, c0
+    for t in range(T):
+        a = ax[t] + h @ W_hhT  # (N, 4H)
+        gates[t] = sigmoid(a)  # right for i, f, o; the g block is overwritten next
+        g[t] = np.tanh(a[:, 2 * H : 3 * H])
+        c = cs[t] = f[t] * c + i[t] * g[t]
+        h = hs[t] = o[t] * np.tanh(c)
+    return hs, cs, LSTMCache(x, h0, c0, W_ih, W_hh, gates, hs, cs)
+
+
+def lstm_backward(dhs, cache, dc_last=None):
+    """Backpropagation through time for `lstm_forward`: gradients of the inputs, h0, c0 and the parameters.
+
+    Math: dh_t = dhs[t] + da_{t+1} W_hh;  dc_t = dc_{t+1} * f_{t+1} + dh_t * o_t * (1 - tanh(c_t)^2)
+          (with dc_last in place of dc_{t+1} * f_{t+1} at t = T);
+          da_t = [dc_t g_t i_t(1 - i_t), dc_t c_{t-1} f_t(1 - f_t), dc_t i_t (1 - g_t^2), dh_t tanh(c_t) o_t(1 - o_t)];
+          dW_ih = sum_t da_t^T x_t;  dW_hh = sum_t da_t^T h_{t-1};  db_ih = db_hh = sum_t sum_n da_t;
+          dh0 = da_1 W_hh;  dc0 = dc_1 f_1
+
+    Parameters
+    ----------
+    dhs : ndarray, shape (T, N, H)     upstream gradient of every hs[t], from the loss at each step
+                                       (not the gradient carried between steps, which this computes)
+    cache : the cache returned by `lstm_forward`
+    dc_last : ndarray, shape (N, H), optional   upstream gradient of the final cell state c_T, as when
+                                       torch's c_n is used in the loss; zero if None
+
+    Returns
+    -------
+    dx : ndarray, shape (T, N, D)
+    dh0 : ndarray, shape (N, H)
+    dc0 : ndarray, shape (N, H)
+    dW_ih : ndarray, shape (4H, D)
+    dW_hh : ndarray, shape (4H, H)
+    db_ih, db_hh : ndarray, shape (4H,)
+
+    Book: chapter 5, section "The LSTM backward", eq. (lstm-bptt).
+    """
+    func = "lstm_backward"
+    check_cache(cache, LSTMCache, func, "lstm_forward")
+    x, h0, c0, W_ih, W_hh, gates, hs, cs = cache
+    dhs = as_float_array("dhs", dhs, func)
+    check_shape("dhs", dhs, hs.shape, func, "(T, N, H)")
+    T, N, H = hs.shape
+    if dc_last is None:
+        dc_last = np.zeros((N, H), dtype=np.result_type(gates, dhs))
+    dc_last = as_float_array("dc_last", dc_last, func)
+    check_shape("dc_last", dc_last, (N, H), func, "(N, H)")
+    dtype = np.result_type(gates, dhs, dc_last)
+
+    i, f, g, o = np.split(gates, 4, axis=-1)  # each (T, N, H)
+    c_prevs = np.concatenate([c0[None], cs[:-1]])  # c_{t-1} for every t, (T, N, H)
+    h_prevs = np.concatenate([h0[None], hs[:-1]])  # h_{t-1} for every t, (T, N, H)
+    tanh_c = np.tanh(cs)
+    dh_dc = o * (1 - tanh_c * tanh_c)  # how h_t moves with c_t, (T, N, H)
+    # the gates' local derivatives, written from their outputs, for every step at once, (T, N, 4H)
+    dgates_da = np.concatenate((i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)), axis=-1)
+    da = np.empty_like(gates, dtype=dtype)
+    dh, dc = np.zeros((N, H), dtype=dtype), dc_last  # gradients carried back from step t+1
+    for t in range(T - 1, -1, -1):
+        dh_t = dhs[t] + dh
+        dc_t = dc + dh_t * dh_dc[t]  # c_t reaches the loss through h_t and through c_{t+1}
+        da[t] = np.concatenate((dc_t * g[t], dc_t * c_prevs[t], dc_t * i[t], dh_t * tanh_c[t]), axis=-1) * dgates_da[t]
+        dh = da[t] @ W_hh
+        dc = dc_t * f[t]
+    dx = da @ W_ih
+    dW_ih = da.reshape(T * N, 4 * H).T @ x.reshape(T * N, -1)
+    dW_hh = da.reshape(T * N, 4 * H).T @ h_prevs.reshape(T * N, H)
+    db_ih = da.sum(axis=(0, 1))
+    db_hh = db_ih.copy()
+    return dx, dh, dc, dW_ih, dW_hh, db_ih, db_hh

@@ -1,0 +1,86 @@
+"""Moving between torch's recurrent modules and rnncore: the only module that imports torch, and only when called."""
+
+import warnings
+
+import numpy as np
+
+from .recurrent import Recurrent
+
+_MODES = {"RNN_TANH": ("rnn", "tanh"), "RNN_RELU": ("rnn", "relu"), "LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh")}
+
+
+def from_torch(module):
+    """A numpy `Recurrent` equal to a `torch.nn.RNN`, `torch.nn.LSTM` or `torch.nn.GRU`, with copies of its weights.
+
+    Math: the same equations and parameters (torch's names and layouts), so forward and backward agree with torch
+
+    Every configuration is supported (num_layers, bidirectional, batch_first, bias, nonlinearity, dropout) except an
+    LSTM with proj_size > 0. The model starts in eval mode (no dropout); `model.train(rng)` opts in to dropout,
+    with masks drawn from `rng` (so they never equal torch's).
+
+    Parameters
+    ----------
+    module : torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU, with float32 or float64 parameters
+
+    Returns
+    -------
+    model : Recurrent, with `params` (numpy copies, same dtype) and the module's configuration
+
+    Book: chapter 6, section "Checking against PyTorch".
+    """
+    import torch
+
+    func = "from_torch"
+    if not isinstance(module, (torch.nn.RNN, torch.nn.LSTM, torch.nn.GRU)):
+        raise ValueError(f"{func}: `module` must be a torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU, "
+                         f"got {type(module).__name__}")
+    if getattr(module, "proj_size", 0):
+        raise ValueError(f"{func}: an LSTM with proj_size > 0 is not supported (rnncore's LSTM has no projection), "
+                         f"got proj_size={module.proj_size}")
+    params = {}
+    for name, p in module.named_parameters():
+        if p.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"{func}: parameters must be float32 or float64, got {p.dtype} for {name!r}")
+        params[name] = p.detach().cpu().numpy().copy()
+    mode, nonlinearity = _MODES[module.mode]
+    return Recurrent(mode, module.input_size, module.hidden_size, module.num_layers, nonlinearity, module.bias,
+                     module.batch_first, float(module.dropout), module.bidirectional, params=params)
+
+
+def to_torch(model, dtype=None):
+    """The torch module equal to a `Recurrent`: `torch.nn.RNN`, `torch.nn.LSTM` or `torch.nn.GRU` with its weights.
+
+    Math: the inverse of `from_torch`: same configuration, parameters copied by torch's names
+
+    Parameters
+    ----------
+    model : Recurrent
+    dtype : torch.float32, torch.float64, or None for the dtype of model.params (float64 unless they are float32)
+
+    Returns
+    -------
+    module : the torch module, in training mode if `model.training`, else in eval mode
+
+    Book: chapter 6, section "Checking against PyTorch".
+    """
+    import torch
+
+    func = "to_torch"
+    if not isinstance(model, Recurrent):
+        raise ValueError(f"{func}: `model` must be an rnncore Recurrent (e.g. from `from_torch`), "
+                         f"got {type(model).__name__}")
+    if dtype is None:
+        dtype = torch.float32 if all(p.dtype == np.float32 for p in model.params.values()) else torch.float64
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"{func}: `dtype` must be torch.float32, torch.float64 or None, got {dtype!r}")
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[model.mode]
+    extra = {"nonlinearity": model.nonlinearity} if model.mode == "rnn" else {}
+    with warnings.catch_warnings():  # torch warns that dropout does nothing with one layer; keep the value anyway
+        warnings.filterwarnings("ignore", message="dropout option adds dropout after all but last")
+        module = cls(model.input_size, model.hidden_size, num_layers=model.num_layers, bias=model.bias,
+                     batch_first=model.batch_first, dropout=model.dropout, bidirectional=model.bidirectional,
+                     **extra).to(dtype)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            p.copy_(torch.from_numpy(np.ascontiguousarray(model.params[name])))
+    return module.train(model.training)

@@ -1,0 +1,130 @@
+"""The graded assignments through nbgrader's real pipeline: release, autograde, and what leaks.
+
+One module-scoped course copy is released and autograded once with every submission below; each test
+then reads the gradebook.
+"""
+
+import ast
+import copy
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+from course import ROOT, assignments, canonical, cell_by_id, make_course, nbgrader, read_nb, scores, submit
+
+# Plausible wrong implementations, one file per assignment in wrong_implementations/: each file's WRONG
+# list holds (student, solution cell, [(old, new) edits to the solution], the graded function it breaks).
+# Each must lose every point of the function it breaks and nothing else.
+WRONG = []
+for _path in sorted((Path(__file__).parent / "wrong_implementations").glob("*.py")):
+    _spec = importlib.util.spec_from_file_location(_path.stem, _path)
+    _module = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_module)
+    WRONG += [(student, _path.stem, *rest) for student, *rest in _module.WRONG]
+
+
+def _solution_cells(nb):
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def _function_of(grade_id):
+    """test_rnn_forward_hidden -> rnn_forward"""
+    return re.sub(r"^test_|_(visible|hidden)$", "", grade_id)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("course"))
+    for name in assignments():
+        source = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
+        submit(course, "honest", name, source)
+        submit(course, "blank", name, read_nb(course / "exercises" / name / f"{name}.ipynb"))
+    for student, name, cell_id, edits, _ in WRONG:
+        nb = copy.deepcopy(read_nb(ROOT / "solutions" / name / f"{name}.ipynb"))
+        cell = cell_by_id(nb, cell_id)
+        for old, new in edits:
+            assert old in cell.source, f"{student}: {old!r} not in the solution of {cell_id}"
+            cell.source = cell.source.replace(old, new)
+        submit(course, student, name, nb)
+    for name in assignments():
+        nbgrader(course, "autograde", name, "--force")
+    return course
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_exercises_are_exactly_the_release_of_solutions(course, name):
+    made = sorted(p.relative_to(course / "exercises") for p in (course / "exercises" / name).rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(ROOT / "exercises") for p in (ROOT / "exercises" / name).rglob("*") if p.is_file())
+    assert committed == made, "exercises/ differs from `make release`: run it and commit the result"
+    for rel in made:
+        assert canonical(ROOT / "exercises" / rel) == canonical(course / "exercises" / rel), (
+            f"exercises/{rel} differs from what nbgrader generate_assignment makes from solutions/: run `make release`"
+        )
+
+
+def test_no_stray_assignments_in_exercises():
+    assert sorted(p.name for p in (ROOT / "exercises").iterdir()) == assignments()
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_honest_solution_gets_full_marks(course, name):
+    got = scores(course, name, "honest")
+    assert got, "no grades recorded"
+    wrong = {k: v for k, v in got.items() if v[0] != v[1]}
+    assert not wrong, f"the solution loses points in {wrong}"
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_blank_release_gets_zero(course, name):
+    got = scores(course, name, "blank")
+    assert got and all(score == 0 for score, _ in got.values()), got
+
+
+@pytest.mark.parametrize("student,name,cell_id,edits,function", WRONG, ids=[w[0] for w in WRONG])
+def test_wrong_implementation_loses_exactly_its_functions_points(course, student, name, cell_id, edits, function):
+    got = scores(course, name, student)
+    for grade_id, (score, max_score) in got.items():
+        if _function_of(grade_id) == function:
+            assert score == 0, f"{student} keeps {score}/{max_score} in {grade_id}"
+        else:
+            assert score == max_score, f"{student} loses points in {grade_id}, which it did not break"
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_release_leaks_no_solution_hidden_test_or_output(name):
+    source = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
+    release = read_nb(ROOT / "exercises" / name / f"{name}.ipynb")
+    text = "\n".join(c.source for c in release.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+    pattern = r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END (?:SOLUTION|HIDDEN TESTS)"
+    public = {line.strip() for c in source.cells for line in re.sub(pattern, "", c.source, flags=re.S).splitlines()}
+    secret = {line.strip() for c in source.cells for block in re.findall(pattern, c.source, flags=re.S)
+              for line in block.splitlines()}
+    for line in sorted(secret - public):
+        if len(line) > 20 and not line.startswith("#"):
+            assert line not in text, f"a solution or hidden-test line leaked into the release: {line!r}"
+    for nb, where in ((source, "solutions"), (release, "exercises")):
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{where}/{name} holds outputs"
+    assert [p.name for p in (ROOT / "exercises" / name).iterdir()] == [f"{name}.ipynb"]
+
+
+def _def_and_docstring(source, func):
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == func:
+            return ast.unparse(node.args), ast.get_docstring(node, clean=False)
+    raise KeyError(func)
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_graded_functions_keep_rnncore_names_signatures_and_docstrings(name):
+    source = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
+    package = {p.stem: p.read_text() for p in (ROOT / "rnncore").glob("*.py")}
+    for cell in _solution_cells(source):
+        func = ast.parse(cell.source).body[0].name
+        module = next(m for m, text in package.items() if re.search(rf"^def {func}\(", text, flags=re.M))
+        assert _def_and_docstring(cell.source, func) == _def_and_docstring(package[module], func), func

@@ -1,0 +1,89 @@
+"""The whole book builds with every chapter executed and warnings as errors, and the pages are complete."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [ch["file"] for ch in part["chapters"]]
+    return files
+
+
+def chapter_files():
+    return [f for f in toc_files() if re.search(r"/ch\d\d_", f)]
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_book import build
+
+    assert build() == 0, "jupyter-book build failed (warnings are errors): see the output above"
+    return HTML
+
+
+def test_every_toc_page_is_built(built_book):
+    for f in toc_files():
+        assert (built_book / f"{f}.html").exists(), f"{f}.html missing"
+    assert (built_book / "index.html").exists()
+
+
+@pytest.mark.parametrize("chapter", chapter_files())
+def test_chapter_has_maths_figures_code_and_misconceptions(built_book, chapter):
+    html = (built_book / f"{chapter}.html").read_text()
+    assert 'class="math' in html, "no typeset maths"
+    assert len(re.findall(r'<img[^>]+src="\.\./_images/[^"]+\.png"', html)) >= 2, "fewer than two figures"
+    assert "cell_output" in html, "no executed code output"
+    assert "Common misconceptions" in html
+    assert "Traceback (most recent call last)" not in html, "a cell raised"
+
+
+def test_pages_load_nothing_from_the_internet(built_book):
+    for f in toc_files():
+        html = (built_book / f"{f}.html").read_text()
+        for tag in re.findall(r"<(?:script|link|img)[^>]+>", html):
+            assert not re.search(r'(?:src|href)="(?:https?:)?//', tag), f"{f}: external resource {tag}"
+        assert "mathjax/tex-chtml.js" in html, f"{f}: not using the local MathJax"
+    assert (built_book / "mathjax" / "tex-chtml.js").exists()
+
+
+def test_graded_notebooks_are_downloadable_from_the_book(built_book):
+    downloads = list((built_book / "_downloads").rglob("*.ipynb"))
+    names = {p.name for p in downloads}
+    for folder in (ROOT / "exercises").iterdir():
+        assert f"{folder.name}.ipynb" in names, f"no chapter links to exercises/{folder.name}"
+
+
+def test_chapters_show_rnncore_code_instead_of_pasting_it():
+    public = set()
+    for path in (ROOT / "rnncore").glob("*.py"):
+        public |= set(re.findall(r"^def ([a-z]\w*)\(", path.read_text(), flags=re.M))
+    for f in toc_files():
+        text = (ROOT / f"{f}.md").read_text()
+        pasted = [name for name in public if re.search(rf"^\s*def {name}\(", text, flags=re.M)]
+        assert not pasted, f"{f}.md redefines rnncore's {pasted}: show it with literalinclude instead"
+
+
+def test_docstring_book_sections_exist():
+    """Every `Book: chapter N, section "X"` line in rnncore points to a real heading, once chapter N exists."""
+    chapters = {int(re.search(r"ch(\d\d)_", f).group(1)): ROOT / f"{f}.md" for f in chapter_files()}
+    for path in (ROOT / "rnncore").glob("*.py"):
+        for num, section in re.findall(r'Book: chapter (\d+), section "([^"]+)"', path.read_text()):
+            if int(num) in chapters:
+                headings = re.findall(r"^#+\s+(.*)$", chapters[int(num)].read_text(), flags=re.M)
+                assert section in headings, f"{path.name}: chapter {num} has no section {section!r}"
+
+
+def test_sources_hold_no_outputs():
+    assert not list((ROOT / "book").glob("*.ipynb")), "chapters are MyST markdown, not .ipynb"
