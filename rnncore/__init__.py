@@ -5,6 +5,7 @@ The reference package of "Recurrent Neural Networks from the Ground Up". Sequenc
 Only `rnncore.torch_interop` imports torch, and only when called.
 """
 
+from . import mistakes  # noqa: F401  (the catalogue of known mistakes: imported so that it is locked too)
 from .activations import log_softmax, sigmoid, softmax
 from .charlm import Vocab, charlm_loss_and_grads, init_charlm, sample, train_charlm
 from .clip import clip_by_global_norm, clip_by_value
@@ -13,12 +14,14 @@ from .embedding import embedding_backward, embedding_forward
 from .gradcheck import check_gradients, eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward, gru_step_forward_cho
 from .init import init_affine, init_recurrent, param_count
+from .jacobians import gradient_regime, jacobian_product_norms
 from .layers import affine_backward, affine_forward
 from .losses import softmax_cross_entropy
 from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .optim import SGD, Adam
 from .recurrent import Recurrent
 from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from .scan import linear_recurrence, mingru_forward, minlstm_forward, parallel_scan
 from .stacked import init_stacked, stacked_backward, stacked_forward, stacked_param_names
 from .tbptt import chunk_bounds, rnn_tbptt
 from .torch_interop import from_torch, to_torch
@@ -45,6 +48,7 @@ __all__ = [
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
     "from_torch",
+    "gradient_regime",
     "gru_backward",
     "gru_forward",
     "gru_step_backward",
@@ -54,12 +58,17 @@ __all__ = [
     "init_charlm",
     "init_recurrent",
     "init_stacked",
+    "jacobian_product_norms",
+    "linear_recurrence",
     "log_softmax",
     "lstm_backward",
     "lstm_forward",
     "lstm_step_backward",
     "lstm_step_forward",
+    "mingru_forward",
+    "minlstm_forward",
     "noisy_sine",
+    "parallel_scan",
     "param_count",
     "rel_error",
     "rnn_backward",
@@ -93,18 +102,21 @@ def _protect_references():
     unlocked = {"sigmoid", "rel_error", "init_recurrent", "init_affine", "from_torch", "to_torch"}
     skip_modules = {"datasets", "grading", "torch_interop"}
     package = sys.modules[__name__]
-    for module_name, module in list(sys.modules.items()):
-        short = module_name.rpartition(".")[2]
-        if not module_name.startswith(__name__ + ".") or short.startswith("_") or short in skip_modules:
+    modules = [m for name, m in sorted(sys.modules.items()) if name.startswith(__name__ + ".")]
+    guarded = {}  # original function -> its guarded version
+    for module in modules:
+        short = module.__name__.rpartition(".")[2]
+        if short.startswith("_") or short in skip_modules:
             continue
+        for name, obj in vars(module).items():
+            if (not name.startswith("_") and name not in unlocked and inspect.isfunction(obj)
+                    and obj.__module__ == module.__name__ and not getattr(obj, "_rnncore_protected", False)):
+                guarded[obj] = _lock.protect(obj)
+    # Rebind every alias (package names, `from .rnn import rnn_forward` in other modules) to the guarded version,
+    # so no module attribute is a way around the lock.
+    for module in [package, *modules]:
         for name, obj in list(vars(module).items()):
-            if (name.startswith("_") or name in unlocked or not inspect.isfunction(obj)
-                    or obj.__module__ != module_name or getattr(obj, "_rnncore_protected", False)):
-                continue
-            guarded = _lock.protect(obj)
-            setattr(module, name, guarded)
-            if getattr(package, name, None) is obj:
-                setattr(package, name, guarded)
-
+            if inspect.isfunction(obj) and obj in guarded:
+                setattr(module, name, guarded[obj])
 
 _protect_references()

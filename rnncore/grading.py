@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from . import _lock
+from . import _lock, mistakes
 
 
 def run_student(func_name, student_fn, *args, **kwargs):
@@ -107,6 +107,52 @@ def check_close(func_name, what, got, expected, *, atol=1e-8, rtol=1e-6, time_ax
         msg += f"\n  expected: {np.array2string(expected, precision=6)}"
         msg += f"\n  got:      {np.array2string(got, precision=6)}"
     raise AssertionError(msg)
+
+
+def _gate_report(got, expected, wrong, gate_axis, gates, what):
+    """Say which gate blocks along `gate_axis` hold the wrong entries (e.g. rows 2H:3H = gate g)."""
+    G = len(gates)
+    size = got.shape[gate_axis]
+    if size % G:
+        return ""
+    H = size // G
+    bad = [gates[k] for k in range(G) if np.take(wrong, range(k * H, (k + 1) * H), axis=gate_axis).any()]
+    if not bad or len(bad) == G:
+        return "; every gate block is off" if bad else ""
+    spans = ", ".join(f"`{g}` ({'rows' if gate_axis == 0 else 'entries'} {gates.index(g)}H:{gates.index(g) + 1}H)"
+                      for g in bad)
+    return f"; only the block{'s' if len(bad) > 1 else ''} of gate{'s' if len(bad) > 1 else ''} {spans} of `{what}` " \
+        f"{'are' if len(bad) > 1 else 'is'} wrong (blocks in order {', '.join(gates)})"
+
+
+def check_output(func_name, what, got, expected, inputs, *, index=0, time_axis=None, gate_axis=None, gates=None,
+                 atol=1e-8, rtol=1e-6, reveal=False, case=""):
+    """Like `check_close`, but when the output is wrong, name the known mistake it matches, if any.
+
+    Parameters
+    ----------
+    inputs : dict, the keyword arguments the student's function was called with (to replay known mistakes)
+    index : which element of the function's returned tuple `got` is (None if it returns a single value)
+    gate_axis, gates : for LSTM/GRU arrays, the axis that stacks gate blocks and their names ("ifgo", "rzn")
+    other parameters : as in `check_close`
+    """
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    check_finite(func_name, what, got)
+    wrong = ~np.isclose(got, expected, atol=atol, rtol=rtol)
+    if not wrong.any():
+        return
+    where = f" on the case {case}" if case else ""
+    found = mistakes.diagnose(func_name, got, inputs, index)
+    if found:
+        why = "\n  or: ".join(m.message for m in found)
+        raise AssertionError(f"`{func_name}`: `{what}` is wrong{where}: {why}")
+    try:
+        check_close(func_name, what, got, expected, atol=atol, rtol=rtol, time_axis=time_axis, reveal=reveal,
+                    case=case)
+    except AssertionError as err:
+        extra = _gate_report(got, expected, wrong, gate_axis, gates, what) if gates else ""
+        raise AssertionError(str(err).split("\n")[0] + extra + "\n".join([""] + str(err).split("\n")[1:])) from None
 
 
 def check_unchanged(func_name, name, before, after):

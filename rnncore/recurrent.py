@@ -41,6 +41,9 @@ class Recurrent:
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = _check_dropout(dropout, None, 1, func)
         if params is None:
+            if not isinstance(rng, np.random.Generator):
+                raise ValueError(f"{func}: `rng` must be a numpy.random.Generator when `params` is None (it draws "
+                                 f"them), got {type(rng).__name__}")
             params = init_stacked(rng, input_size, hidden_size, mode, num_layers, bidirectional, bias, dtype)
         L, nd, has_bias, D, H, params = _check_params(params, mode, func)
         got = (L, nd == 2, has_bias, D, H)

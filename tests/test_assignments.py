@@ -17,11 +17,13 @@ from course import ROOT, assignments, canonical, cell_by_id, make_course, nbgrad
 # list holds (student, solution cell, [(old, new) edits to the solution], the graded function it breaks).
 # Each must lose every point of the function it breaks and nothing else.
 WRONG = []
+DIAGNOSED = []  # (student, assignment, known mistake the visible checks must name, graded function)
 for _path in sorted((Path(__file__).parent / "wrong_implementations").glob("*.py")):
     _spec = importlib.util.spec_from_file_location(_path.stem, _path)
     _module = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(_module)
-    WRONG += [(student, _path.stem, *rest) for student, *rest in _module.WRONG]
+    WRONG += [(student, _path.stem, *rest[:3]) for student, *rest in _module.WRONG]
+    DIAGNOSED += [(student, _path.stem, rest[3], rest[2]) for student, *rest in _module.WRONG if len(rest) > 3]
 
 
 def _solution_cells(nb):
@@ -128,3 +130,14 @@ def test_graded_functions_keep_rnncore_names_signatures_and_docstrings(name):
         func = ast.parse(cell.source).body[0].name
         module = next(m for m, text in package.items() if re.search(rf"^def {func}\(", text, flags=re.M))
         assert _def_and_docstring(cell.source, func) == _def_and_docstring(package[module], func), func
+
+
+@pytest.mark.parametrize("student,name,mistake,function", DIAGNOSED, ids=[d[0] for d in DIAGNOSED])
+def test_visible_checks_name_the_mistake(course, student, name, mistake, function):
+    from rnncore.mistakes import CATALOGUE
+
+    message = next(m.message for m in CATALOGUE[function] if m.name == mistake)
+    nb = read_nb(course / "autograded" / student / name / f"{name}.ipynb")
+    errors = [o for o in cell_by_id(nb, f"test_{function}_visible").outputs if o.output_type == "error"]
+    assert errors, f"the visible checks of {function} did not fail for {student}"
+    assert message in errors[0].evalue, f"{student}: expected the diagnosis {mistake!r}, got {errors[0].evalue!r}"

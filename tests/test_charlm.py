@@ -90,6 +90,27 @@ def test_train_charlm_with_embedding_batches_and_sgd():
     assert sgd_losses[-20:].mean() < sgd_losses[:5].mean() - 0.5
 
 
+def test_train_charlm_is_truncated_bptt_over_side_by_side_streams():
+    # the documented schedule written out: 2 streams of (40 - 1) // 2 = 19 characters, chunks of 6 at 0, 6, 12,
+    # then back to the start with a zero state; the state is carried between the chunks in between
+    text = "the cat sat on the mat, the dog sat too."
+    params, losses = rc.train_charlm(text, np.random.default_rng(2), H=5, seq_len=6, steps=7, lr=0.01, batch_size=2)
+    vocab = rc.Vocab.from_text(text)
+    data = vocab.encode(text)
+    X, Y = data[:38].reshape(2, 19), data[1:39].reshape(2, 19)
+    ref = rc.init_charlm(np.random.default_rng(2), len(vocab), 5)
+    opt, h, expected = rc.Adam(0.01), np.zeros((2, 5)), []
+    for pos in [0, 6, 12, 0, 6, 12, 0]:
+        if pos == 0:
+            h = np.zeros((2, 5))
+        loss, grads, h = rc.charlm_loss_and_grads(ref, X[:, pos : pos + 6].T, Y[:, pos : pos + 6].T, h)
+        opt.step(ref, rc.clip_by_value(grads, 5.0))
+        expected.append(loss)
+    np.testing.assert_allclose(losses, expected, rtol=0, atol=1e-14)
+    for k in ref:
+        np.testing.assert_allclose(params[k], ref[k], rtol=0, atol=1e-14)
+
+
 def test_seeds_make_training_and_sampling_deterministic():
     a, la = rc.train_charlm(TEXT, np.random.default_rng(5), H=8, seq_len=7, steps=20)
     b, lb = rc.train_charlm(TEXT, np.random.default_rng(5), H=8, seq_len=7, steps=20)

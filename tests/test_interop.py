@@ -217,6 +217,8 @@ def test_recurrent_bad_input_names_argument_and_shapes(rng):
         (lambda: rc.Recurrent("rnn", D, H, num_layers=2, params=rc.init_stacked(rng, D, H)),
          "Recurrent: `params` describe (num_layers, bidirectional, bias, input_size, hidden_size) = "
          "(1, False, True, 5, 4), but the configuration is (2, False, True, 5, 4)"),
+        (lambda: rc.Recurrent("rnn", D, H), "Recurrent: `rng` must be a numpy.random.Generator when `params` is "
+                                            "None (it draws them), got NoneType"),
         (lambda: lstm.train(3), "Recurrent.train: `rng` must be a numpy.random.Generator, got int"),
         (lambda: rc.Recurrent("lstm", D, H, nonlinearity="relu", rng=rng),
          "Recurrent: `nonlinearity` applies only to mode='rnn', got 'relu' with mode='lstm'"),
