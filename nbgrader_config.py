@@ -36,9 +36,12 @@ c.IgnorePattern.pattern = r"(UserWarning|DeprecationWarning|FutureWarning|Runtim
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 30
 
-# Feedback shows scores and the student's own code, never the hidden tests.
+# Feedback shows scores and the student's own code, never the hidden tests: ScrubFeedback (before
+# ClearHiddenTests, which removes the hidden source) turns every error into one "ename: evalue" line without a
+# traceback, drops what hidden-test cells printed, and withholds any output that quotes a hidden line.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "rnncore.instructor.feedback.ScrubFeedback",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

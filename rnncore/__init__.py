@@ -7,6 +7,7 @@ Only `rnncore.torch_interop` imports torch, and only when called.
 
 from . import mistakes  # noqa: F401  (the catalogue of known mistakes: imported so that it is locked too)
 from .activations import log_softmax, sigmoid, softmax
+from .architectures import beam_search, bidirectional_rnn_forward, greedy_decode, last_valid_state, masked_mean_pool
 from .charlm import Vocab, charlm_loss_and_grads, init_charlm, sample, train_charlm
 from .clip import clip_by_global_norm, clip_by_value
 from .datasets import adding_problem, copy_memory, copy_memory_baseline, noisy_sine
@@ -19,6 +20,18 @@ from .layers import affine_backward, affine_forward
 from .losses import softmax_cross_entropy
 from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .optim import SGD, Adam
+from .realdata import (
+    build_vocab,
+    decode,
+    encode,
+    load_hamlet,
+    load_sunspots,
+    load_words,
+    make_dates,
+    make_windows,
+    sample_with_temperature,
+    train_forecaster,
+)
 from .recurrent import Recurrent
 from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from .scan import linear_recurrence, mingru_forward, minlstm_forward, parallel_scan
@@ -36,6 +49,9 @@ __all__ = [
     "adding_problem",
     "affine_backward",
     "affine_forward",
+    "beam_search",
+    "bidirectional_rnn_forward",
+    "build_vocab",
     "charlm_loss_and_grads",
     "check_gradients",
     "chunk_bounds",
@@ -43,12 +59,15 @@ __all__ = [
     "clip_by_value",
     "copy_memory",
     "copy_memory_baseline",
+    "decode",
     "embedding_backward",
     "embedding_forward",
+    "encode",
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
     "from_torch",
     "gradient_regime",
+    "greedy_decode",
     "gru_backward",
     "gru_forward",
     "gru_step_backward",
@@ -59,12 +78,19 @@ __all__ = [
     "init_recurrent",
     "init_stacked",
     "jacobian_product_norms",
+    "last_valid_state",
     "linear_recurrence",
+    "load_hamlet",
+    "load_sunspots",
+    "load_words",
     "log_softmax",
     "lstm_backward",
     "lstm_forward",
     "lstm_step_backward",
     "lstm_step_forward",
+    "make_dates",
+    "make_windows",
+    "masked_mean_pool",
     "mingru_forward",
     "minlstm_forward",
     "noisy_sine",
@@ -77,6 +103,7 @@ __all__ = [
     "rnn_step_forward",
     "rnn_tbptt",
     "sample",
+    "sample_with_temperature",
     "sigmoid",
     "softmax",
     "softmax_cross_entropy",
@@ -85,6 +112,7 @@ __all__ = [
     "stacked_param_names",
     "to_torch",
     "train_charlm",
+    "train_forecaster",
 ]
 
 

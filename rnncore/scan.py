@@ -56,7 +56,8 @@ def linear_recurrence(a, b, h0=None):
 def parallel_scan(a, b, h0=None):
     """The same states as `linear_recurrence`, computed by an inclusive parallel scan (Hillis-Steele doubling).
 
-    Math: (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2)  (element 1 earlier);  h_t = B-part of (a_1, a_1 h0 + b_1) o ... o (a_t, b_t)
+    Math: (a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2)  (element 1 earlier);
+          h_t = second part of (a_1, a_1 h0 + b_1) o (a_2, b_2) o ... o (a_t, b_t)
 
     After round k (k = 0, 1, ...), element t holds the composition of the steps t - 2^(k+1) + 1 .. t, so
     ceil(log2 T) rounds of vectorised work suffice: span O(log T), work O(T log T).
@@ -147,8 +148,8 @@ def mingru_forward(x, h0, W_z, b_z, W_h, b_h, parallel=True):
 def minlstm_forward(x, h0, W_f, b_f, W_i, b_i, W_h, b_h, parallel=True):
     """The minLSTM of Feng et al. (2024): forget and input gates from x_t only, normalised to sum to one.
 
-    Math: f_t = sigma(x_t W_f^T + b_f);  i_t = sigma(x_t W_i^T + b_i);  f'_t = f_t / (f_t + i_t);  i'_t = i_t / (f_t + i_t);
-          h~_t = x_t W_h^T + b_h;  h_t = f'_t * h_{t-1} + i'_t * h~_t
+    Math: f_t = sigma(x_t W_f^T + b_f);  i_t = sigma(x_t W_i^T + b_i);  h~_t = x_t W_h^T + b_h;
+          f'_t = f_t / (f_t + i_t);  i'_t = i_t / (f_t + i_t);  h_t = f'_t * h_{t-1} + i'_t * h~_t
 
     Parameters
     ----------

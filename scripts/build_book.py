@@ -37,6 +37,31 @@ def clear_stale_cache(build_dir):
     return dropped
 
 
+def dedupe_inline_scripts(html_dir):
+    """Drop repeated identical inline <script> lines from each page's head; return how many pages changed.
+
+    Jupyter Book 1 registers sphinx-thebe's and sphinx-togglebutton's inline configuration twice, so every
+    page declared `const THEBE_JS_URL` twice and the browser logged a SyntaxError on every page.
+    """
+    changed = 0
+    for page in Path(html_dir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        head, sep, body = text.partition("</head>")
+        seen, lines = set(), []
+        for line in head.split("\n"):
+            key = line.strip()
+            if key.startswith("<script>") and key.endswith("</script>"):
+                if key in seen:
+                    continue
+                seen.add(key)
+            lines.append(line)
+        new = "\n".join(lines) + sep + body
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            changed += 1
+    return changed
+
+
 def build(root=ROOT):
     """Run jupyter-book; return its exit code."""
     build_dir = root / "_build"
@@ -44,7 +69,10 @@ def build(root=ROOT):
         print("rnncore changed since the last build: cleared the execution cache", flush=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), "--all", "-W", "-n", "--keep-going"]
-    return subprocess.call(cmd, cwd=root)
+    code = subprocess.call(cmd, cwd=root)
+    if code == 0:
+        dedupe_inline_scripts(build_dir / "html")
+    return code
 
 
 if __name__ == "__main__":

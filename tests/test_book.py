@@ -4,34 +4,8 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
-
-
-def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [ch["file"] for ch in part["chapters"]]
-    return files
-
-
-def chapter_files():
-    return [f for f in toc_files() if re.search(r"/ch\d\d_", f)]
-
-
-@pytest.fixture(scope="session")
-def built_book():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from build_book import build
-
-    assert build() == 0, "jupyter-book build failed (warnings are errors): see the output above"
-    return HTML
-
+from conftest import ROOT, chapter_files, toc_files
 
 def test_every_toc_page_is_built(built_book):
     for f in toc_files():

@@ -55,7 +55,7 @@ def test_jacobian_product_norms_match_torch_autograd(rng, nonlinearity, T, N, D,
 
 
 def test_jacobian_product_norms_bound_every_gradient(rng):
-    """||v dh_T/dh_k|| <= ||v|| norms[k] for any v: rnn_backward's carried gradient obeys it, with equality reachable."""
+    """||v dh_T/dh_k|| <= ||v|| norms[k] for any v, so the gradient rnn_backward carries obeys it."""
     T, N, D, H = 8, 3, 2, 5
     p = rc.init_recurrent(rng, D, H)
     p["W_hh"] = 1.5 * rng.standard_normal((H, H)) / np.sqrt(H)

@@ -1,0 +1,416 @@
+"""The fixed, seeded inputs every graded function is verified on, and how its reference answer is computed.
+
+A graded function gets its cases from, in order:
+
+1. an explicit entry registered here with `@register("function_name", ...)` (a function of a seeded
+   numpy Generator returning a list of `Case`), or
+2. the generic generator, which reads the rnncore reference's signature and fills every parameter from
+   the table `PARAMETERS` (shapes follow the house letters: x (T, N, D), h0 (N, H), W_ih (G*H, D), ...).
+   A `*_backward(d..., cache)` function is chained after its `*_forward`: the notebook's own forward
+   (the student's or the one the notebook gives) makes the cache, exactly as the in-kernel tests do.
+
+A new assignment needs an entry here only when the generic generator cannot fill a parameter (tests in
+tests/test_verify.py say which). A case is a list of `Step`s run in order in one scope; a step calls a
+function of the notebook by name (in the sandbox) and the rnncore reference of the same name (in the parent),
+and the outputs of steps marked `compare` must agree. `Ref` reads a value saved by an earlier step, `Fn` is a
+trusted callable given to the student's function (compiled from source in both processes), `Rng` a fresh
+seeded Generator.
+
+Book: the instructor guide, section "What the verifier checks".
+"""
+
+import ast
+import inspect
+import math
+import re
+import zlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+import rnncore
+
+_PACKAGE = Path(rnncore.__file__).resolve().parent
+
+
+class NoCases(LookupError):
+    """Raised when a graded function has neither an explicit entry nor parameters the generic generator knows."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value saved earlier in the same case: Ref("fwd", 1) is element 1 of the step saved as "fwd"."""
+
+    name: str
+    path: tuple = ()
+
+    def __init__(self, name, *path):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "path", tuple(path))
+
+    def __wire__(self, enc):
+        return {"$ref": [self.name, *self.path]}
+
+
+@dataclass(frozen=True)
+class Fn:
+    """A trusted callable given to a student's function: a lambda or one `def`, with constants in its scope.
+
+    Its namespace also holds `np` and an empty list `log` (to record calls); with a `name`, the namespace is
+    saved in the case's scope, so `Ref(name, "log")` reads what was recorded.
+    """
+
+    source: str
+    name: str = ""
+    consts: dict = field(default_factory=dict)
+
+    def __wire__(self, enc):
+        return {"$fn": self.source, "name": self.name, "consts": {k: enc(v) for k, v in self.consts.items()}}
+
+
+@dataclass(frozen=True)
+class Rng:
+    """A fresh numpy Generator seeded with `seed`, made separately in the sandbox and in the parent."""
+
+    seed: int
+
+    def __wire__(self, enc):
+        return {"$rng": int(self.seed)}
+
+
+@dataclass
+class Step:
+    """One call: `call` is a function name (or ".method" on the first argument, or None for "the value of args[0]").
+
+    compare : False, True (every output the reference returns, except caches), or a tuple of output names with
+              None for outputs to skip
+    save : name under which the result is kept for later Refs
+    """
+
+    call: str | None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    compare: bool | tuple = True
+    save: str = ""
+
+
+@dataclass
+class Case:
+    """A labelled list of steps; `inputs` are named values made first (e.g. a dict an update changes in place)."""
+
+    label: str
+    steps: list
+    inputs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Spec:
+    """How one graded function is verified."""
+
+    function: str
+    make: object  # callable(rng) -> list of Case
+    seed: int
+    atol: float = 1e-8
+    rtol: float = 1e-6
+    solution_for: tuple = ()  # functions replaced by the instructor's solution while this one is verified
+    reference: dict = field(default_factory=dict)  # name -> callable, overriding rnncore for these names
+    outputs: tuple = ()  # names of the outputs (default: read from the reference's docstring)
+
+    def cases(self):
+        """The cases, rebuilt from the seed (identical every time)."""
+        return self.make(np.random.default_rng(self.seed))
+
+
+REGISTRY = {}
+
+
+def register(function, *, seed, atol=1e-8, rtol=1e-6, solution_for=(), reference=None, outputs=()):
+    """Decorator: register `make(rng) -> [Case, ...]` as the explicit cases of `function`."""
+
+    def deco(make):
+        REGISTRY[function] = Spec(function, make, seed, atol, rtol, tuple(solution_for), dict(reference or {}),
+                                  tuple(outputs))
+        return make
+
+    return deco
+
+
+def spec_for(function):
+    """The Spec of a graded function: its explicit entry, else the generic one; raise NoCases if neither works."""
+    if function in REGISTRY:
+        return REGISTRY[function]
+    spec = Spec(function, lambda rng: generic_cases(function, rng), seed=zlib.crc32(function.encode()))
+    spec.cases()  # raises NoCases now rather than at grading time
+    return spec
+
+
+# ------------------------------------------------------------------------------ the reference, read from source
+@lru_cache(maxsize=None)
+def _definitions():
+    """{name: (module stem, ast.FunctionDef)} for every public top-level function of rnncore."""
+    found = {}
+    for path in sorted(_PACKAGE.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                found.setdefault(node.name, (path.stem, node))
+    return found
+
+
+def signature(function):
+    """[(parameter, default or inspect.Parameter.empty), ...] of rnncore's `function`, read from its source."""
+    try:
+        _, node = _definitions()[function]
+    except KeyError:
+        raise NoCases(f"signature: rnncore has no function `{function}`") from None
+    args = node.args
+    params = [a.arg for a in args.posonlyargs + args.args]
+    defaults = [inspect.Parameter.empty] * (len(params) - len(args.defaults)) + [
+        _literal(d) for d in args.defaults]
+    out = list(zip(params, defaults))
+    out += [(a.arg, inspect.Parameter.empty if d is None else _literal(d))
+            for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+    return out
+
+
+def _literal(node):
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return ast.unparse(node)  # e.g. np.float64: kept as text, never passed
+
+
+def output_names(function):
+    """Names of the values `function` returns, read from the Returns section of its rnncore docstring."""
+    try:
+        _, node = _definitions()[function]
+    except KeyError:
+        return ()
+    doc = ast.get_docstring(node) or ""
+    section = re.search(r"Returns\n-+\n(.*?)(?:\n\s*\n|\Z)", doc, re.S)
+    names = []
+    for line in (section.group(1) if section else "").splitlines():
+        m = re.match(r"^(\w+(?:\s*,\s*\w+)*)\s*:", line)
+        if m and not line.startswith(" "):
+            names += [n.strip() for n in m.group(1).split(",")]
+    return tuple(names)
+
+
+def reference(function, spec=None):
+    """The trusted implementation of `function` (rnncore's, unless the spec overrides it)."""
+    if spec is not None and function in spec.reference:
+        return spec.reference[function]
+    try:
+        return getattr(rnncore, function)
+    except AttributeError:
+        raise NoCases(f"reference: rnncore has no `{function}`; register a reference in rnncore.instructor.cases"
+                      ) from None
+
+
+# ------------------------------------------------------------------------------ the generic generator
+SIZES = [  # (T, N, D, H, V): T=1 and N=1 included, D != H, V != H
+    (1, 1, 1, 1, 2), (1, 3, 2, 4, 3), (5, 1, 3, 2, 4), (4, 3, 4, 5, 3), (6, 2, 3, 3, 5),
+]
+NONLINEARITIES = ["tanh", "tanh", "relu", "tanh", "relu"]
+CELLS = ["rnn", "lstm", "gru", "rnn", "lstm"]
+
+
+def _gates(function):
+    return 4 if function.startswith("lstm") else 3 if function.startswith("gru") else 1
+
+
+def _normal(rng, shape, scale=1.0):
+    return scale * rng.standard_normal(shape)
+
+
+def _grads(rng, i):
+    scale = [0.1, 1.0, 3.0, 10.0, 0.5][i % 5]
+    return {"W_ih": _normal(rng, (3, 2), scale), "W_hh": _normal(rng, (3, 3), scale), "b": _normal(rng, 3, scale)}
+
+
+# parameter -> value(rng, sizes dict with T N D H V G nl, case index). Values depend only on the letters.
+PARAMETERS = {
+    "x_t": lambda r, s, i: _normal(r, (s["N"], s["D"])),
+    "h_prev": lambda r, s, i: _normal(r, (s["N"], s["H"])),
+    "c_prev": lambda r, s, i: _normal(r, (s["N"], s["H"])),
+    "x": lambda r, s, i: _normal(r, (s["T"], s["N"], s["D"])),
+    "h0": lambda r, s, i: _normal(r, (s["N"], s["H"])),
+    "c0": lambda r, s, i: _normal(r, (s["N"], s["H"])),
+    "W_ih": lambda r, s, i: _normal(r, (s["G"] * s["H"], s["D"]), 1 / math.sqrt(s["D"])),
+    "W_hh": lambda r, s, i: _normal(r, (s["G"] * s["H"], s["H"]), 1 / math.sqrt(s["H"])),
+    "b_ih": lambda r, s, i: _normal(r, s["G"] * s["H"]),
+    "b_hh": lambda r, s, i: _normal(r, s["G"] * s["H"]),
+    "nonlinearity": lambda r, s, i: s["nl"],
+    "h": lambda r, s, i: _normal(r, (s["T"], s["N"], s["H"])),
+    "W": lambda r, s, i: _normal(r, (s["V"], s["H"])),
+    "b": lambda r, s, i: _normal(r, s["V"]),
+    "logits": lambda r, s, i: _normal(r, (s["T"], s["N"], s["V"]), [1.0, 3.0, 1000.0, 2.0, 1.0][i % 5]),
+    "y": lambda r, s, i: r.integers(0, s["V"], size=(s["T"], s["N"])),
+    "mask": lambda r, s, i: np.concatenate([[True], r.random(s["T"] * s["N"] - 1) < 0.6]).reshape(s["T"], s["N"]),
+    "hs": lambda r, s, i: (np.tanh if s["nl"] == "tanh" else lambda a: np.maximum(a, 0))(
+        _normal(r, (s["T"], s["N"], s["H"]))),
+    "a": lambda r, s, i: r.uniform(0.3, 1.1, size=(s["T"], s["N"], s["H"])),
+    "W_z": lambda r, s, i: _normal(r, (s["H"], s["D"]), 1 / math.sqrt(s["D"])),
+    "W_f": lambda r, s, i: _normal(r, (s["H"], s["D"]), 1 / math.sqrt(s["D"])),
+    "W_i": lambda r, s, i: _normal(r, (s["H"], s["D"]), 1 / math.sqrt(s["D"])),
+    "W_h": lambda r, s, i: _normal(r, (s["H"], s["D"]), 1 / math.sqrt(s["D"])),
+    "b_z": lambda r, s, i: _normal(r, s["H"]),
+    "b_f": lambda r, s, i: _normal(r, s["H"]),
+    "b_i": lambda r, s, i: _normal(r, s["H"]),
+    "b_h": lambda r, s, i: _normal(r, s["H"]),
+    "parallel": lambda r, s, i: i % 2 == 0,
+    "grads": lambda r, s, i: _grads(r, i),
+    "limit": lambda r, s, i: [0.5, 1.0, 5.0, 0.05, 2.0][i % 5],
+    "max_norm": lambda r, s, i: [1.0, 5.0, 0.5, 100.0, 2.0][i % 5],
+    "D": lambda r, s, i: s["D"],
+    "H": lambda r, s, i: s["H"],
+    "V": lambda r, s, i: s["V"],
+    "cell": lambda r, s, i: CELLS[i % len(CELLS)],
+}
+# Parameters whose rnncore meaning differs by function: the generic table must not guess them.
+_AMBIGUOUS = {"b": {"linear_recurrence", "parallel_scan"}}
+_LINEAR_B = lambda r, s, i: _normal(r, (s["T"], s["N"], s["H"]))  # noqa: E731
+
+
+def _fill(function, rng, sizes, i):
+    """Keyword arguments for one generic case of `function` (optional parameters sometimes left at their default)."""
+    kwargs = {}
+    for name, default in signature(function):
+        maker = PARAMETERS.get(name)
+        if name == "b" and function in _AMBIGUOUS["b"]:
+            maker = _LINEAR_B
+        if maker is None:
+            if default is inspect.Parameter.empty:
+                raise NoCases(f"{function}: the generic cases cannot fill the parameter `{name}`; "
+                              "register explicit cases in rnncore/instructor/cases.py")
+            continue
+        if default is not inspect.Parameter.empty and i % 3 == 2:
+            continue  # every third case keeps the default
+        kwargs[name] = maker(rng, sizes, i)
+    return kwargs
+
+
+def _letters(function, i):
+    T, N, D, H, V = SIZES[i]
+    return {"T": T, "N": N, "D": D, "H": H, "V": V, "G": _gates(function), "nl": NONLINEARITIES[i]}
+
+
+def _label(kwargs, sizes):
+    shown = ", ".join(f"{k}={sizes[k]}" for k in "TNDHV")
+    extra = [f"{k}={v!r}" for k, v in kwargs.items() if isinstance(v, (str, bool, int, float)) and k not in "TNDHV"]
+    return ", ".join([shown, *extra])
+
+
+def generic_cases(function, rng):
+    """Cases for `function` from its rnncore signature (chained after the forward for a `*_backward`)."""
+    params = [p for p, _ in signature(function)]
+    if function.endswith("_backward") and "cache" in params:
+        return _backward_cases(function, rng)
+    cases = []
+    for i in range(len(SIZES)):
+        sizes = _letters(function, i)
+        kwargs = _fill(function, rng, sizes, i)
+        cases.append(Case(_label(kwargs, sizes), [Step(function, kwargs=kwargs)]))
+    return cases
+
+
+def _backward_cases(function, rng):
+    forward = function[: -len("_backward")] + "_forward"
+    params = [p for p, _ in signature(function)]
+    upstream = params[: params.index("cache")]
+    cases = []
+    for i in range(len(SIZES)):
+        sizes = _letters(forward, i)
+        kwargs = _fill(forward, rng, sizes, i)
+        out = reference(forward)(**{k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                                    for k, v in kwargs.items()})
+        grads = [_normal(rng, np.shape(o)) for o in out[: len(upstream)]]
+        steps = [Step(forward, kwargs=kwargs, compare=False, save="fwd"),
+                 Step(function, args=(*grads, Ref("fwd", len(out) - 1)))]
+        cases.append(Case(_label(kwargs, sizes), steps))
+    return cases
+
+
+# ------------------------------------------------------------------------------ explicit entries: ch02_forward
+@register("affine_forward", seed=20260413)
+def _affine_forward(rng):
+    cases = []
+    for shape, V in [((1, 1, 1), 1), ((3, 2, 4), 5), ((2, 6), 3), ((5, 1, 3), 8), ((4,), 2)]:
+        h, W, b = rng.standard_normal(shape), rng.standard_normal((V, shape[-1])), rng.standard_normal(V)
+        cases.append(Case(f"h of shape {shape}, V={V}", [Step("affine_forward", args=(h, W, b))]))
+    return cases
+
+
+@register("softmax_cross_entropy", seed=20260414)
+def _softmax_cross_entropy(rng):
+    cases = []
+    for T, N, V, masked, scale in [(1, 1, 2, False, 1.0), (4, 3, 5, False, 3.0), (5, 2, 7, True, 2.0),
+                                   (3, 4, 3, True, 1000.0), (2, 2, 4, None, 1.0)]:
+        logits = scale * rng.standard_normal((T, N, V))
+        y = rng.integers(0, V, size=(T, N))
+        mask = rng.random((T, N)) < 0.6 if masked else None
+        if masked:
+            mask[0, 0] = True
+        args = (logits, y) if masked is None else (logits, y, mask)  # None: mask left at its default
+        label = f"T={T}, N={N}, V={V}" + (", masked" if masked else "") + (", large logits" if scale > 100 else "")
+        cases.append(Case(label, [Step("softmax_cross_entropy", args=args)]))
+    return cases
+
+
+@register("param_count", seed=20260415)
+def _param_count(rng):
+    rows = [(1, 1, None, "rnn"), (10, 20, None, "lstm"), (7, 3, 11, "gru"), (64, 128, 50, "lstm"), (5, 9, 2, "rnn")]
+    return [Case(f"D={D}, H={H}, V={V}, cell={cell!r}", [Step("param_count", args=(D, H), kwargs={"V": V, "cell": cell})])
+            for D, H, V, cell in rows] + [Case("D=3, H=4 (defaults)", [Step("param_count", args=(3, 4))])]
+
+
+# ------------------------------------------------------------------------------ explicit entries: ch03_bptt
+@register("eval_numerical_gradient_array", seed=20260416, atol=1e-7, rtol=1e-5)
+def _eval_numerical_gradient_array(rng):
+    A, B = rng.standard_normal((4, 3)), rng.standard_normal((3, 3))
+    rows = [
+        ("tanh(x A), x (2, 4)", Fn("lambda v: np.tanh(v @ A)", consts={"A": A}), rng.standard_normal((2, 4)),
+         rng.standard_normal((2, 3)), {}),
+        ("x sin(x), x (2, 3, 2)", Fn("lambda v: v * np.sin(v)"), rng.standard_normal((2, 3, 2)),
+         rng.standard_normal((2, 3, 2)), {}),
+        ("[sum(x**2) sum(x)], x (5,)", Fn("lambda v: np.array([np.sum(v ** 2) * np.sum(v)])"),
+         rng.standard_normal(5), rng.standard_normal(1), {}),
+        ("exp(x), x (1,), h=1e-4", Fn("lambda v: np.exp(v)"), rng.standard_normal(1), np.array([1.5]), {"h": 1e-4}),
+        ("(x B)**2 reshaped, x (1, 3)", Fn("lambda v: ((v @ B) ** 2).reshape(3, 1)", consts={"B": B}),
+         rng.standard_normal((1, 3)), rng.standard_normal((3, 1)), {"h": 1e-4}),
+        ("[x0 * x1] (is x restored?)", Fn("lambda v: np.array([v[0] * v[1]])"), np.array([3.0, 4.0]),
+         np.ones(1), {}),
+    ]
+    return [Case(label, [Step("eval_numerical_gradient_array", args=(f, x, df), kwargs=kw)])
+            for label, f, x, df, kw in rows]
+
+
+_SGD_LOG = """
+def update(params, grads):
+    log.append({k: np.array(v, dtype=np.float64, copy=True) for k, v in grads.items()})
+    for k in params:
+        params[k] = params[k] - lr * grads[k]
+"""
+
+
+@register("rnn_tbptt", seed=20260417, solution_for=("rnn_backward", "rnn_step_backward"),
+          outputs=("losses", "h_last"))
+def _rnn_tbptt(rng):
+    cases = []
+    for T, N, D, H, V, k, lr in [(1, 1, 2, 3, 2, 1, 0.0), (1, 2, 3, 2, 4, 3, 0.2), (7, 1, 3, 4, 3, 3, 0.3),
+                                 (9, 3, 2, 5, 4, 2, 0.5), (6, 2, 4, 3, 5, 6, 0.2), (5, 2, 3, 4, 3, 2, None)]:
+        x, y, h0 = rng.standard_normal((T, N, D)), rng.integers(0, V, size=(T, N)), rng.standard_normal((N, H))
+        params = {"W_ih": rng.standard_normal((H, D)) / np.sqrt(D), "W_hh": 1.5 * rng.standard_normal((H, H)) / np.sqrt(H),
+                  "b_ih": rng.standard_normal(H), "b_hh": rng.standard_normal(H),
+                  "W": rng.standard_normal((V, H)), "b": rng.standard_normal(V)}
+        label = f"T={T}, N={N}, D={D}, H={H}, V={V}, k={k}" + ("" if lr is None else f", SGD lr={lr}")
+        if lr is None:  # no update: the losses and state of one plain forward pass
+            steps = [Step("rnn_tbptt", args=(x, y, h0, Ref("params"), k))]
+        else:
+            update = Fn(_SGD_LOG, name="update", consts={"lr": lr})
+            steps = [Step("rnn_tbptt", args=(x, y, h0, Ref("params"), k, update)),
+                     Step(None, args=(Ref("update", "log"),), compare=("gradients passed to update",)),
+                     Step(None, args=(Ref("params"),), compare=("params after the updates",))]
+        cases.append(Case(label, steps, inputs={"params": params}))
+    return cases

@@ -1,0 +1,256 @@
+"""`rnn-grade`: collect, autograde, verify, give feedback and export, for every submission of the course.
+
+Usage (from the course folder, the one with nbgrader_config.py)::
+
+    rnn-grade                                  # every assignment, every submission in submitted/
+    rnn-grade ch02_forward --submissions ~/Downloads/ch02.zip --workers 2
+    rnn-grade ch03_bptt --students alice bob --memory-mb 4096 --timeout 60
+
+For each submission: nbgrader autograde in an isolated worker (grades merged into the gradebook one at a time),
+feedback HTML (hidden tests scrubbed), and the verified grade (answers re-run in a sandbox and compared with
+rnncore in this process). Then one CSV per assignment in grades/ (student_id, nbgrader_score, verified_score,
+max_score, flags) and a summary table. Running it again re-grades and replaces rows: nothing is lost or counted
+twice. Every limit has a documented default (see `rnn-grade --help` and rnncore.instructor.sandbox).
+"""
+
+import argparse
+import concurrent.futures
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import autograde, collect, ledger, notebook, sandbox, verify
+
+
+@dataclass
+class Outcome:
+    """Everything one job produced (returned by a worker thread, merged by the main thread)."""
+
+    assignment: str
+    student: str
+    shard: Path | None = None
+    worker: autograde.WorkerOutcome | None = None
+    verification: verify.Verification | None = None
+    submission_sha256: str = ""
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    """What a run did: per assignment, its CSV and rows; and the timing."""
+
+    csv: dict = field(default_factory=dict)  # assignment -> path
+    rows: dict = field(default_factory=dict)  # assignment -> [(student, nbgrader, verified, max, flags)]
+    seconds: float = 0.0
+    submissions: int = 0
+    isolation: str = ""
+    job_seconds: list = field(default_factory=list)
+
+
+def _job(course, source, assignment, student, template_db, workspace, limits, cell_timeout, feedback, verify_on,
+         extra_hide, autograde_on):
+    started = time.monotonic()
+    out = Outcome(assignment, student)
+    try:
+        sub = course.submitted / student / assignment / f"{assignment}.ipynb"
+        out.submission_sha256 = hashlib.sha256(sub.read_bytes()).hexdigest() if sub.exists() else ""
+        if autograde_on:
+            out.shard = autograde.make_shard(course, assignment, student, template_db, workspace)
+            out.worker = autograde.run_shard(course, out.shard, assignment, student, workspace, limits, cell_timeout,
+                                             feedback=feedback, hide=extra_hide)
+        if verify_on:
+            hide = [*course.secrets(), Path(workspace), *extra_hide]
+            if sub.exists():
+                out.verification = verify.verify(source, sub, limits, hide=hide)
+            else:
+                v = verify.Verification(assignment, error=f"no {assignment}.ipynb in the submission")
+                v.functions = [verify.FunctionVerdict(f, source.points[f], 0.0, "missing", "no notebook")
+                               for f in source.functions]
+                out.verification = v
+    except Exception:  # our own failure on this submission must not stop the batch
+        out.error = traceback.format_exc(limit=3).strip().splitlines()[-1][:300]
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def _merge(course, source, out, ledger_path):
+    """Main thread only: gradebook merge, copies, ledger row."""
+    if out.shard is not None and out.worker is not None:
+        try:
+            autograde.merge(course, out.shard, out.assignment, out.student, out.worker)
+            autograde.copy_results(course, out.shard, out.assignment, out.student)
+        except Exception as exc:
+            out.error = (out.error + "; " if out.error else "") + f"merge failed: {exc}"[:300]
+        finally:
+            shutil.rmtree(out.shard, ignore_errors=True)
+    v = out.verification
+    flags = ledger.flags_for(v, out.worker) if v is not None else []
+    if out.error:
+        flags.insert(0, f"grading error: {out.error}")
+    row = {"submission_sha256": out.submission_sha256, "source_sha256": source.sha256,
+           "verified": None if v is None else v.verified, "max_score": source.max_score,
+           "functions": [] if v is None else [dict(function=f.function, points=f.points, verified=f.verified,
+                                                   status=f.status, message=f.message) for f in v.functions],
+           "flags": flags, "isolation": "" if v is None else v.isolation, "seconds": out.seconds,
+           "updated": autograde.utcnow().isoformat()}
+    ledger.record(ledger_path, out.assignment, out.student, row)
+
+
+def export(course, assignment, source, csv_dir):
+    """Write grades/<assignment>.csv from the gradebook and the ledger; return (path, rows)."""
+    stored = ledger.rows(course.verified_db, assignment)
+    records = []
+    for student in sorted(set(course.students(assignment)) | set(stored)):
+        nb = autograde.nbgrader_scores(course, assignment, student)
+        row = stored.get(student)
+        scores = [s for s, _ in nb.values() if s is not None]
+        nbg = float(sum(scores)) if scores else None
+        flags = []
+        if row is not None:
+            flags += ledger.tampering(row["functions"], nb)
+            flags += row["flags"]
+            if row["source_sha256"] != source.sha256:
+                flags.append("verified against an older version of the source notebook: re-run rnn-grade")
+        else:
+            flags.append("not verified yet: run rnn-grade")
+        if nb and any(s is None for s, _ in nb.values()):
+            flags.append("needs manual grading in nbgrader")
+        records.append((student, nbg, None if row is None else row["verified"], source.max_score, flags))
+    path = ledger.export_csv(Path(csv_dir) / f"{assignment}.csv", records)
+    return path, records
+
+
+def print_summary(report, out=sys.stdout, width=70):
+    """The summary table: one block per assignment."""
+    for assignment, records in report.rows.items():
+        print(f"\n{assignment}  ({report.csv[assignment]})", file=out)
+        print(f"  {'student':<24} {'nbgrader':>8} {'verified':>8} {'max':>5}  flags", file=out)
+        for student, nbg, ver, mx, flags in records:
+            fmt = (lambda x: "-" if x is None else f"{x:g}")
+            first = flags[0] if flags else ""
+            more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
+            text = (first[: width - len(more)] + more) if first else ""
+            print(f"  {student:<24} {fmt(nbg):>8} {fmt(ver):>8} {mx:>5g}  {text}", file=out)
+        flagged = sum(1 for r in records if any(f.startswith("suspected") for f in r[4]))
+        print(f"  {len(records)} submissions, {flagged} with suspected tampering", file=out)
+    print(f"\n{report.submissions} submissions graded in {report.seconds:.1f} s (isolation: {report.isolation})",
+          file=out)
+
+
+def grade(course_dir=".", assignments=None, submissions=None, regexp=None, students=None, workers=1,
+          limits=sandbox.Limits(), cell_timeout=None, feedback=True, verify_on=True, autograde_on=True,
+          csv_dir=None, db_url=None, extra_hide=(), progress=True):
+    """Run the whole cycle; return a Report. The library form of `rnn-grade` (see main for the arguments)."""
+    started = time.monotonic()
+    course = autograde.Course.load(course_dir, db_url)
+    names = list(assignments or course.assignments())
+    unknown = [a for a in names if a not in course.assignments()]
+    if unknown:
+        raise ValueError(f"grade: `assignments` must be among {course.assignments()}, got {unknown}")
+    if workers < 1:
+        raise ValueError(f"grade: `workers` must be >= 1, got {workers}")
+    sources = {a: notebook.read_source(course.source_notebook(a), a) for a in names}
+    if submissions is not None:
+        for a in names:
+            collect.collect(course, a, submissions, regexp)
+    jobs = [(a, s) for a in names for s in course.students(a) if students is None or s in students]
+    if cell_timeout is None:
+        cell_timeout = int(min(limits.submission_timeout, 60))
+    report = Report(isolation=sandbox.isolation_mode(limits))
+    workspace = Path(tempfile.mkdtemp(prefix="rnngrade-work-"))
+    try:
+        templates = {}
+        if autograde_on:
+            for a in names:
+                if any(j[0] == a for j in jobs):
+                    autograde.ensure_assignment(course, a)
+                    templates[a] = autograde.make_template(course, a, workspace)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(jobs), desc="grading", unit="submission", file=sys.stderr)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_job, course, sources[a], a, s, templates.get(a), workspace, limits, cell_timeout,
+                                   feedback, verify_on, list(extra_hide), autograde_on) for a, s in jobs]
+            for fut in concurrent.futures.as_completed(futures):
+                out = fut.result()
+                _merge(course, sources[out.assignment], out, course.verified_db)
+                report.job_seconds.append(out.seconds)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{out.student} ({out.assignment})", refresh=False)
+        if bar is not None:
+            bar.close()
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"
+    for a in names:
+        changed = notebook.read_source(course.source_notebook(a), a).sha256 != sources[a].sha256
+        if changed:
+            print(f"WARNING: {course.source_notebook(a)} changed while grading: re-run rnn-grade", file=sys.stderr)
+        report.csv[a], report.rows[a] = export(course, a, sources[a], csv_dir)
+    report.submissions = len(jobs)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def build_parser():
+    """The argument parser of rnn-grade (every default documented in its help)."""
+    d = sandbox.Limits()
+    p = argparse.ArgumentParser(prog="rnn-grade", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: every assignment of the course)")
+    p.add_argument("--course", default=".", help="the course folder (holds nbgrader_config.py)")
+    p.add_argument("--submissions", help="a zip, a folder of LMS files, or a folder shaped <student>/<assignment>/")
+    p.add_argument("--regexp", help="nbgrader zip_collect file-name pattern with (?P<student_id>) and (?P<file_id>)")
+    p.add_argument("--students", nargs="+", help="grade only these students")
+    p.add_argument("--workers", type=int, default=1, help="submissions graded in parallel")
+    p.add_argument("--cpu-seconds", type=float, default=d.cpu_seconds, help="CPU time of one sandbox process")
+    p.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space of one process (MiB)")
+    p.add_argument("--timeout", type=float, default=d.step_timeout,
+                   help="sandbox wall-clock seconds per cell and per function's cases")
+    p.add_argument("--submission-timeout", type=float, default=d.submission_timeout,
+                   help="wall-clock seconds for one submission's autograde, and for its verification")
+    p.add_argument("--cell-timeout", type=int, default=None,
+                   help="nbgrader's per-cell timeout (Execute.timeout; default: the smaller of 60 and "
+                        "--submission-timeout)")
+    p.add_argument("--file-size-mb", type=int, default=d.file_size_mb, help="largest file a submission may write")
+    p.add_argument("--isolation", choices=["auto", "namespaces", "none"], default=d.isolation,
+                   help="Linux namespaces for workers and sandboxes (auto: when the machine allows)")
+    p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
+    p.add_argument("--no-autograde", action="store_true", help="verify only (keep the gradebook as it is)")
+    p.add_argument("--csv-dir", help="where the CSVs go (default: <course>/grades)")
+    p.add_argument("--db-url", help="gradebook URL (default: the course's, nbgrader's sqlite file)")
+    p.add_argument("--hide", nargs="+", default=[], help="more paths student code must not see")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None):
+    """Entry point of the `rnn-grade` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        limits = sandbox.Limits(cpu_seconds=args.cpu_seconds, memory_mb=args.memory_mb, step_timeout=args.timeout,
+                                submission_timeout=args.submission_timeout, file_size_mb=args.file_size_mb,
+                                isolation=args.isolation)
+        report = grade(args.course, args.assignments or None, args.submissions, args.regexp, args.students,
+                       args.workers, limits, args.cell_timeout, not args.no_feedback, True, not args.no_autograde,
+                       args.csv_dir, args.db_url, args.hide, progress=not args.quiet)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"rnn-grade: {exc}", file=sys.stderr)
+        return 2
+    print_summary(report)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

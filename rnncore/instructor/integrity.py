@@ -1,0 +1,188 @@
+"""The integrity scan: flag suspicious code in a submission's answer cells, for a human to look at.
+
+Flags never change a grade. They point at code that reaches into the grading machinery (IPython hooks,
+`sys.modules`, `builtins`, monkeypatched numpy/torch/rnncore/grading attributes), touches files, processes or the
+network, ends the kernel, swallows KeyboardInterrupt, or is near-identical to rnncore's reference (a plagiarism
+hint: similarity >= 0.9 between normalised syntax trees, names renamed and docstrings dropped; the course's own
+solutions are close to rnncore by design, so this is only a hint).
+
+Each flag is a dict {"code", "cell", "line", "detail"}; `render(flag)` makes the one-line text the CSV shows.
+"""
+
+import ast
+import difflib
+import re
+
+from . import cases, notebook
+
+SIMILARITY = 0.9
+
+_PATCHABLE = {"np", "numpy", "torch", "rnncore", "grading", "nbgrader", "builtins", "sys", "math", "IPython",
+              "warnings", "copy"}
+_IPYTHON_ATTRS = {"input_transformers_post", "input_transformers_cleanup", "input_transformer_manager",
+                  "ast_transformers", "events", "set_custom_exc", "showtraceback", "showsyntaxerror", "run_cell",
+                  "run_cell_magic", "run_line_magic", "register_magic_function", "user_ns", "user_global_ns",
+                  "excepthook", "set_hook", "push", "kernel"}
+_FILES = {"open", "io", "os", "pathlib", "Path", "shutil", "glob", "tempfile", "fileinput", "zipfile", "tarfile",
+          "sqlite3", "pickle", "shelve", "json", "csv"}
+_PROCESS_NET = {"subprocess", "socket", "urllib", "requests", "http", "multiprocessing", "threading", "signal",
+                "ctypes", "pty", "asyncio"}
+_INTROSPECTION = {"importlib", "inspect", "gc", "sys", "builtins", "__builtins__", "__import__", "ast", "dis",
+                  "marshal", "types", "code", "codeop", "linecache", "traceback"}
+_SAFE_MODULES = {"numpy", "math", "itertools", "functools", "collections", "typing", "dataclasses", "numbers",
+                 "operator", "heapq", "bisect", "random", "statistics", "string", "enum", "abc"}
+_OS_PROCESS = {"system", "popen", "fork", "forkpty", "kill", "killpg", "setsid"}
+_ESCAPES = {"__class__", "__subclasses__", "__globals__", "__code__", "__closure__", "__bases__", "__mro__",
+            "__dict__", "__builtins__", "f_back", "f_globals", "f_locals", "gi_frame", "tb_frame", "__loader__",
+            "__spec__"}
+_FILE_NUMPY = {"load", "loadtxt", "fromfile", "genfromtxt", "save", "savez", "savez_compressed", "savetxt", "memmap",
+               "tofile"}
+
+
+def render(flag):
+    """One line: 'get_ipython in rnn_forward line 3: ...'."""
+    where = f" in {flag['cell']}" + (f" line {flag['line']}" if flag.get("line") else "")
+    return f"{flag['code']}{where}: {flag['detail']}"
+
+
+def _root(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.value if not isinstance(node, ast.Call) else node.func
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _dotted(node):
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def scan_code(code, cell, graded=()):
+    """Flags for one answer cell's source (IPython syntax allowed)."""
+    flags = []
+
+    def add(code_, line, detail):
+        flags.append({"code": code_, "cell": cell, "line": line, "detail": detail})
+
+    for i, line in enumerate(code.splitlines(), 1):
+        s = line.strip()
+        if re.match(r"^(%%?|!)\S", s) or re.match(r"^\w+\s*=\s*!", s):
+            add("magic", i, f"IPython syntax `{s[:60]}`")
+    try:
+        tree = ast.parse(notebook.to_python(code))
+    except SyntaxError as exc:
+        add("syntax", exc.lineno, f"the cell does not parse ({exc.msg})")
+        return flags
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", None)
+        if isinstance(node, ast.Name) and node.id == "get_ipython":
+            add("get_ipython", line, "reaches the IPython shell that runs the tests")
+        elif isinstance(node, ast.Attribute) and node.attr in _IPYTHON_ATTRS:
+            add("ipython-hook", line, f"uses `.{node.attr}`")
+        elif isinstance(node, ast.Attribute) and node.attr in _ESCAPES:
+            add("introspection", line, f"uses `.{node.attr}`")
+        elif isinstance(node, ast.Attribute) and node.attr in ("ctypes", "_ctypes", "CDLL", "cdll", "pythonapi"):
+            add("process-network", line, f"uses `.{node.attr}`")
+        elif isinstance(node, ast.Attribute) and _dotted(node) in ("sys.modules", "sys._getframe", "sys.settrace",
+                                                                   "sys.setprofile", "sys.addaudithook"):
+            add("introspection", line, f"uses `{_dotted(node)}`")
+        elif isinstance(node, ast.Name) and node.id in ("__builtins__", "__import__", "globals", "vars", "eval",
+                                                        "exec", "compile", "breakpoint", "exit", "quit", "setattr",
+                                                        "delattr", "open", "input"):
+            kind = {"open": "file", "exit": "exit", "quit": "exit", "input": "input"}.get(node.id, "introspection")
+            add(kind, line, f"uses `{node.id}`")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for mod in mods:
+                top = mod.split(".")[0]
+                if top == "rnncore":
+                    names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else [mod]
+                    add("rnncore", line, f"imports {', '.join(names)} from rnncore")
+                elif top in _INTROSPECTION:
+                    add("introspection", line, f"imports {mod}")
+                elif top in _FILES:
+                    add("file", line, f"imports {mod}")
+                elif top in _PROCESS_NET:
+                    add("process-network", line, f"imports {mod}")
+                elif top not in _SAFE_MODULES:
+                    add("import", line, f"imports {mod}")
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for t in targets:
+                if isinstance(t, (ast.Attribute, ast.Subscript)) and _root(t) in _PATCHABLE:
+                    add("monkeypatch", line, f"assigns to `{ast.unparse(t)[:60]}`")
+        elif isinstance(node, ast.Call):
+            name = _dotted(node.func) or ""
+            if name in ("setattr", "delattr") and node.args and _root(node.args[0]) in _PATCHABLE:
+                add("monkeypatch", line, f"{name} on `{ast.unparse(node.args[0])[:40]}`")
+            if name in ("os._exit", "sys.exit", "os.abort", "os.kill", "signal.signal"):
+                add("exit", line, f"calls {name}")
+            head, _, tail = name.partition(".")
+            if head == "os" and (tail in _OS_PROCESS or tail.startswith(("exec", "spawn", "posix_spawn"))):
+                add("process-network", line, f"calls {name}")
+            elif name not in ("os._exit", "os.abort", "os.kill") and (
+                    head in ("os", "pathlib", "shutil", "glob", "io") or name in ("Path",)):
+                add("file", line, f"calls {name}")
+            if name.split(".")[0] in ("np", "numpy") and name.split(".")[-1] in _FILE_NUMPY:
+                add("file", line, f"calls {name}")
+        elif isinstance(node, ast.ExceptHandler):
+            caught = ast.unparse(node.type) if node.type is not None else "everything"
+            if node.type is None or re.search(r"\b(KeyboardInterrupt|BaseException|SystemExit)\b", caught):
+                add("swallows-interrupt", line, f"catches {caught}")
+    return flags
+
+
+def _normalised(func):
+    """A FunctionDef's ast.dump with names renamed by first appearance and docstrings dropped."""
+    func = ast.parse(ast.unparse(func)).body[0]
+    names = {}
+
+    def canon(name):
+        return names.setdefault(name, f"v{len(names)}")
+
+    for node in ast.walk(func):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
+                getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+        if isinstance(node, ast.Name):
+            node.id = canon(node.id)
+        elif isinstance(node, ast.arg):
+            node.arg = canon(node.arg)
+            node.annotation = None
+        elif isinstance(node, ast.FunctionDef):
+            node.name = canon(node.name)
+            node.returns = None
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = "s"
+    return re.findall(r"\w+|[^\w\s]", ast.dump(func))
+
+
+def similarity(code, function):
+    """difflib ratio between the normalised trees of `function` as defined in `code` and in rnncore (0 if absent)."""
+    try:
+        tree = ast.parse(notebook.to_python(code))
+        mine = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
+        _, ref = cases._definitions()[function]
+    except (SyntaxError, StopIteration, KeyError):
+        return 0.0
+    a, b = _normalised(mine), _normalised(ref)
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def scan(answers, source):
+    """Every flag for a submission: {grade_id: code} answers of `source` (notebook.SourceNotebook)."""
+    flags = []
+    for gid, code in answers.items():
+        flags += scan_code(code, gid, source.functions)
+        if gid in source.functions:
+            ratio = similarity(code, gid)
+            if ratio >= SIMILARITY:
+                flags.append({"code": "similar-to-reference", "cell": gid, "line": None,
+                              "detail": f"normalised syntax tree {ratio:.2f} similar to rnncore.{gid}"})
+    return flags

@@ -1,0 +1,125 @@
+"""The verified grades (a small sqlite file next to the gradebook), the flags, and the CSV export for an LMS.
+
+One row per (assignment, student), replaced on every run: re-grading never adds a second row. The CSV per
+assignment has one line per student with a submission: student_id, nbgrader_score (from the gradebook now, so
+manual grades count), verified_score, max_score and flags (" | "-separated), sorted by student id.
+"""
+
+import csv
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from . import integrity
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS verification (
+    assignment TEXT NOT NULL,
+    student TEXT NOT NULL,
+    submission_sha256 TEXT,
+    source_sha256 TEXT,
+    verified REAL,
+    max_score REAL,
+    functions TEXT,
+    flags TEXT,
+    isolation TEXT,
+    seconds REAL,
+    updated TEXT,
+    PRIMARY KEY (assignment, student)
+)
+"""
+
+
+def connect(path):
+    """Open (creating) the ledger at `path`."""
+    con = sqlite3.connect(str(path), timeout=60)
+    con.execute(SCHEMA)
+    return con
+
+
+def record(path, assignment, student, row):
+    """Store one submission's verification, replacing any earlier one (call from one thread)."""
+    with closing(connect(path)) as con, con:
+        con.execute(
+            "INSERT OR REPLACE INTO verification VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (assignment, student, row.get("submission_sha256"), row.get("source_sha256"), row.get("verified"),
+             row.get("max_score"), json.dumps(row.get("functions", [])), json.dumps(row.get("flags", [])),
+             row.get("isolation"), row.get("seconds"), row.get("updated")))
+
+
+def rows(path, assignment):
+    """{student: row dict} for one assignment."""
+    if not Path(path).exists():
+        return {}
+    with closing(connect(path)) as con:
+        cur = con.execute("SELECT * FROM verification WHERE assignment = ?", (assignment,))
+        names = [d[0] for d in cur.description]
+        out = {}
+        for values in cur.fetchall():
+            row = dict(zip(names, values))
+            row["functions"] = json.loads(row["functions"] or "[]")
+            row["flags"] = json.loads(row["flags"] or "[]")
+            out[row["student"]] = row
+        return out
+
+
+def function_scores(nb_scores, functions):
+    """nbgrader's points per graded function: the sum of its test cells' scores (None when ungraded)."""
+    out = {}
+    for f in functions:
+        cells = [v for k, v in nb_scores.items() if k in (f"test_{f}_visible", f"test_{f}_hidden")]
+        out[f] = None if not cells or any(s is None for s, _ in cells) else float(sum(s for s, _ in cells))
+    return out
+
+
+def tampering(functions, nb_scores):
+    """'suspected tampering' flags: functions where nbgrader's points exceed the verified points.
+
+    Parameters
+    ----------
+    functions : list of dicts with function, verified, status, message (as stored in the ledger)
+    nb_scores : {grade_id: (score or None, max_score)} from the gradebook
+    """
+    flags = []
+    nb_fn = function_scores(nb_scores, [f["function"] for f in functions])
+    for f in functions:
+        got = nb_fn.get(f["function"])
+        if got is not None and got > f["verified"] + 1e-9:
+            flags.append(f"suspected tampering: `{f['function']}` nbgrader {got:g} > verified {f['verified']:g} "
+                         f"({f['status']}: {f['message'][:160]})")
+    return flags
+
+
+def flags_for(verification, worker=None):
+    """The other flags of one submission (list of str): unverified functions, failures, integrity, sandbox notes."""
+    flags = []
+    for f in verification.functions:
+        if f.status == "unverified":
+            flags.append(f"unverified `{f.function}`: {f.message[:160]}")
+    if verification.error:
+        flags.append(f"not verifiable: {verification.error[:160]}")
+    if worker is not None and not worker.success:
+        flags.append(f"autograde failed (needs manual grading): {worker.message[:200]}")
+    seen = set()
+    for flag in verification.flags:
+        text = integrity.render(flag)
+        if text not in seen:
+            seen.add(text)
+            flags.append(f"integrity: {text}")
+    for note in verification.notes:
+        flags.append(f"sandbox: {note[:200]}")
+    return flags
+
+
+def export_csv(path, records):
+    """Write records [(student, nbgrader_score or None, verified or None, max_score, [flags])] sorted by student."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["student_id", "nbgrader_score", "verified_score", "max_score", "flags"])
+        for student, nbg, ver, mx, flags in sorted(records, key=lambda r: r[0]):
+            fmt = (lambda x: "" if x is None else f"{float(x):g}")
+            writer.writerow([student, fmt(nbg), fmt(ver), fmt(mx), " | ".join(flags)])
+    return path

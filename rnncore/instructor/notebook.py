@@ -1,0 +1,170 @@
+"""Read a source notebook (the instructor's, with solutions and hidden tests) and a student's answers.
+
+Conventions (see /work/notes/assignments.md and the chapter-2 notebook): an answer cell has nbgrader metadata
+`solution: true` and `grade_id` = the graded function's name; its tests are the grade cells
+`test_<function>_visible` and `test_<function>_hidden`. A function is worth the sum of its test cells' points.
+Locked code cells that are neither answers nor tests (imports, functions the notebook gives) are trusted:
+they are taken from the source notebook, never from the submission.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+TEST_ID = re.compile(r"^test_(?P<function>.+)_(?P<kind>visible|hidden)$")
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+class SubmissionError(ValueError):
+    """A submission that cannot be read as a notebook."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One code cell the verifier runs: a trusted cell of the source notebook, or the slot of an answer."""
+
+    kind: str  # "trusted" or "answer"
+    grade_id: str
+    source: str  # for "answer" cells: the instructor's solution (a student's answer replaces it)
+
+
+@dataclass(frozen=True)
+class SourceNotebook:
+    """What the verifier needs from an assignment's source notebook."""
+
+    assignment: str
+    path: Path
+    cells: tuple  # of Cell, in notebook order
+    functions: tuple  # graded functions, in notebook order
+    points: dict  # function -> points (the sum of its test cells' points)
+    solutions: dict  # answer grade_id -> the instructor's solution source
+    hidden_lines: frozenset  # stripped lines inside hidden-test regions
+    unmapped_tests: tuple  # grade cells that do not follow test_<function>_(visible|hidden)
+    sha256: str = field(default="")
+
+    @property
+    def max_score(self):
+        """Total points of the graded functions."""
+        return float(sum(self.points.values()))
+
+
+def _meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _source(cell):
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def read_source(path, assignment=None):
+    """Parse the source notebook at `path` into a SourceNotebook.
+
+    Parameters
+    ----------
+    path : path of solutions/<assignment>/<assignment>.ipynb
+    assignment : the assignment id (default: the notebook's file stem)
+
+    Returns
+    -------
+    SourceNotebook
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+    cells, solutions, points, unmapped, hidden = [], {}, {}, [], set()
+    for cell in nb.cells:
+        meta, src = _meta(cell), _source(cell)
+        for block in HIDDEN.findall(src):
+            hidden.update(line.strip() for line in block.splitlines() if line.strip())
+        if cell.cell_type != "code":
+            continue
+        gid = meta.get("grade_id")
+        if meta.get("solution"):
+            solutions[gid] = src
+            cells.append(Cell("answer", gid, src))
+        elif meta.get("grade"):
+            m = TEST_ID.match(gid or "")
+            if m:
+                points[m["function"]] = points.get(m["function"], 0.0) + float(meta.get("points", 0) or 0)
+            else:
+                unmapped.append(gid)
+        elif meta.get("locked"):
+            cells.append(Cell("trusted", gid, src))
+    bad = [f for f in points if f not in solutions]
+    if bad:
+        unmapped.extend(f"test_{f}_*" for f in bad)
+    functions = tuple(c.grade_id for c in cells if c.kind == "answer" and c.grade_id in points)
+    return SourceNotebook(
+        assignment=assignment or path.stem,
+        path=path,
+        cells=tuple(cells),
+        functions=functions,
+        points={f: points[f] for f in functions},
+        solutions=solutions,
+        hidden_lines=frozenset(hidden),
+        unmapped_tests=tuple(unmapped),
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def read_submission(path_or_nb):
+    """Read a submitted notebook leniently (any nbformat 4 JSON with a list of cells), or raise SubmissionError."""
+    if isinstance(path_or_nb, dict):
+        nb = path_or_nb
+    else:
+        try:
+            nb = json.loads(Path(path_or_nb).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SubmissionError(f"read_submission: `{path_or_nb}` is not a readable notebook ({exc})") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise SubmissionError(f"read_submission: `{path_or_nb}` has no list of cells")
+    return nb
+
+
+def answers(submission, source):
+    """The student's answer cells: {grade_id: code}, only for the answer cells of the source notebook.
+
+    A cell counts when its nbgrader metadata has `solution: true` and a `grade_id` that is an answer cell of the
+    source notebook. Anything else the student added or changed is ignored. When a grade_id appears more than once,
+    the last copy wins, as in nbgrader's DeduplicateIds.
+
+    Parameters
+    ----------
+    submission : a notebook dict (see read_submission) or a path
+    source : SourceNotebook
+
+    Returns
+    -------
+    dict grade_id -> source code (missing ids are absent)
+    """
+    nb = read_submission(submission)
+    found = {}
+    for cell in nb["cells"]:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        meta = _meta(cell)
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(meta, dict) and meta.get("solution") is True and gid in source.solutions:
+            found[gid] = _source(cell)
+    return found
+
+
+def to_python(code):
+    """Turn a cell's IPython syntax (%magics, !shell, ?help) into plain Python, as IPython would run it."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(code)
+    except Exception:  # a cell IPython itself cannot transform: leave it, it will fail to compile
+        return code
+
+
+def submission_sha256(path):
+    """sha256 of a submitted file's bytes (identifies exactly what was verified)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,341 @@
+"""The verified score: run a submission's answers in a sandbox and compare with rnncore in this (trusted) process.
+
+For each graded function the verified score is the function's points (the sum of its test cells' points in the
+source notebook) when every case matches rnncore within atol 1e-8, rtol 1e-6 (unless its `cases` entry says
+otherwise), and 0 otherwise. Every returned array and number is compared; caches (NamedTuples in rnncore) are
+skipped. Returned types are checked as the in-kernel tests check them: an array must be exactly an
+np.ndarray, an int exactly an int, a float any real number (not a bool).
+
+Example
+-------
+>>> from rnncore.instructor import notebook, verify
+>>> source = notebook.read_source("solutions/ch02_forward/ch02_forward.ipynb")
+>>> result = verify.verify(source, "submitted/alice/ch02_forward/ch02_forward.ipynb")
+>>> result.verified, result.max_score
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _wire, cases, integrity, notebook, sandbox, stubs
+
+
+@dataclass
+class FunctionVerdict:
+    """The verified outcome of one graded function."""
+
+    function: str
+    points: float
+    verified: float
+    status: str  # "ok", "wrong", "error", "missing", "failed", "unverified"
+    message: str = ""
+
+
+@dataclass
+class Verification:
+    """The verified grade of one submission."""
+
+    assignment: str
+    functions: list = field(default_factory=list)  # FunctionVerdict, in notebook order
+    flags: list = field(default_factory=list)  # integrity flags (see integrity.scan)
+    cell_errors: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    isolation: str = "none"
+    seconds: float = 0.0
+    error: str = ""  # the submission could not be verified at all
+
+    @property
+    def verified(self):
+        """The verified score."""
+        return float(sum(f.verified for f in self.functions))
+
+    @property
+    def max_score(self):
+        """The most the graded functions are worth."""
+        return float(sum(f.points for f in self.functions))
+
+    def by_function(self):
+        """{function: FunctionVerdict}."""
+        return {f.function: f for f in self.functions}
+
+
+# ------------------------------------------------------------------------------ cases on the wire
+def wire_case(case, blobs):
+    """A Case as the JSON tree both processes run (arrays appended to `blobs` as .npy bytes)."""
+
+    def enc(value):
+        return _wire.encode(value, blobs)
+
+    return {"label": case.label,
+            "inputs": [[k, enc(v)] for k, v in case.inputs.items()],
+            "steps": [{"call": s.call, "args": enc(list(s.args)), "kwargs": {k: enc(v) for k, v in s.kwargs.items()},
+                       "save": s.save, "compare": bool(s.compare)} for s in case.steps]}
+
+
+_PLANS = {}  # function -> (spec, [wire cases], blobs, [[(step, reference value), ...] per case])
+
+
+def plan_for(function):
+    """The spec, wired cases, their blobs and the reference outputs of `function` (computed once per process)."""
+    if function not in _PLANS:
+        spec = cases.spec_for(function)
+        blobs, wired, expected = [], [], []
+        for case in spec.cases():
+            w = wire_case(case, blobs)
+            for step, ws in zip(case.steps, w["steps"]):
+                ws["_compare"] = step.compare  # the names to compare under (the child only needs the bool)
+            wired.append(w)
+            outs = []
+
+            def lookup(name, spec=spec):
+                return cases.reference(name, spec)
+
+            with np.errstate(all="ignore"):
+                _wire.run_case(w, blobs, lookup, lambda index, value, outs=outs: outs.append((index, value)))
+            expected.append(outs)
+        _PLANS[function] = (spec, wired, blobs, expected)
+    return _PLANS[function]
+
+
+# ------------------------------------------------------------------------------ comparison
+def _is_cache(value):
+    return isinstance(value, tuple) and hasattr(value, "_fields")
+
+
+def _load(blobs, node):
+    try:
+        return _wire.npy_load(blobs[int(node["k"])])
+    except Exception as exc:  # a malformed blob: the child's problem, never ours
+        raise _Bad(f"sent an unreadable array ({type(exc).__name__})") from None
+
+
+class _Bad(Exception):
+    pass
+
+
+def compare_value(ref, node, blobs, what, atol, rtol):
+    """Problems (list of str, empty if none) between a reference value and a described student value."""
+    if not isinstance(node, dict):
+        return [f"`{what}`: malformed description"]
+    t, tn = node.get("t"), node.get("tn", "?")
+    short = str(tn).replace("builtins.", "")
+    try:
+        if _is_cache(ref) or not _is_data(ref):
+            return []
+        if isinstance(ref, np.ndarray):
+            if t != "ndarray":
+                return [f"`{what}` must be a numpy array (np.ndarray), got {short}"]
+            got = _load(blobs, node)
+            if got.shape != ref.shape:
+                return [f"`{what}` has shape {got.shape}; expected {ref.shape}"]
+            if ref.dtype.kind in "US" or got.dtype.kind in "US":
+                return [] if np.array_equal(got, ref) else [f"`{what}` is wrong"]
+            return _close(got, ref, what, atol, rtol)
+        if isinstance(ref, (bool, np.bool_)):
+            if t != "bool":
+                return [f"`{what}` must be a bool, got {short}"]
+            return [] if bool(_load(blobs, node)) == bool(ref) else [f"`{what}` is wrong"]
+        if isinstance(ref, (int, np.integer)):
+            if (type(ref) is int and tn != "builtins.int") or t != "int":
+                return [f"`{what}` must be an int, got {short}"]
+            return [] if int(_load(blobs, node)) == int(ref) else [f"`{what}` is wrong"]
+        if isinstance(ref, (float, np.floating)):
+            if t in ("float", "int") or (t == "ndarray"):
+                got = _load(blobs, node)
+                if t == "ndarray" and got.shape != ():
+                    return [f"`{what}` must be a number, got an array of shape {got.shape}"]
+                return _close(np.asarray(got), np.asarray(ref), what, atol, rtol)
+            return [f"`{what}` must be a number, got {short}"]
+        if isinstance(ref, str):
+            if t != "str":
+                return [f"`{what}` must be a str, got {short}"]
+            return [] if node.get("v") == ref and not node.get("cut") else [f"`{what}` is wrong"]
+        if ref is None:
+            return [] if t == "none" else [f"`{what}` must be None, got {short}"]
+        if isinstance(ref, (tuple, list)):
+            if t not in ("tuple", "list"):
+                return [f"`{what}` must be a {type(ref).__name__}, got {short}"]
+            items = node.get("items", [])
+            if len(items) != len(ref):
+                return [f"`{what}` has {len(items)} items; expected {len(ref)}"]
+            out = []
+            for i, (r, n) in enumerate(zip(ref, items)):
+                out += compare_value(r, n, blobs, f"{what}[{i}]", atol, rtol)
+            return out
+        if isinstance(ref, dict):
+            if t != "dict":
+                return [f"`{what}` must be a dict, got {short}"]
+            got = {k: v for k, v in node.get("items", [])}
+            if set(got) != set(ref):
+                return [f"`{what}` has keys {sorted(map(str, got))}; expected {sorted(map(str, ref))}"]
+            out = []
+            for k in ref:
+                out += compare_value(ref[k], got[k], blobs, f"{what}[{k!r}]", atol, rtol)
+            return out
+    except _Bad as exc:
+        return [f"`{what}` {exc}"]
+    return []
+
+
+def _is_data(value):
+    return isinstance(value, (np.ndarray, np.generic, bool, int, float, str, tuple, list, dict)) or value is None
+
+
+def _close(got, ref, what, atol, rtol):
+    if got.dtype.kind not in "biuf":
+        return [f"`{what}` must hold numbers, got dtype {got.dtype}"]
+    g, e = got.astype(np.float64), ref.astype(np.float64)
+    if not np.all(np.isfinite(g) | ~np.isfinite(e)):
+        return [f"`{what}` contains NaN or inf"]
+    wrong = ~np.isclose(g, e, atol=atol, rtol=rtol, equal_nan=True)
+    if wrong.any():
+        diff = np.max(np.abs(np.where(wrong, g - e, 0)))
+        return [f"`{what}` differs in {int(wrong.sum())} of {wrong.size} entries (largest difference {diff:.3g})"]
+    return []
+
+
+def compare_step(spec, step, ref, node, blobs):
+    """Problems of one compared step: element by element when the reference returns a tuple."""
+    call = step["call"]
+    compare = spec_compare(spec, step)
+    names = compare if isinstance(compare, tuple) else ()
+    if not names:
+        names = spec.outputs if call == spec.function and spec.outputs else cases.output_names(call or "")
+    if isinstance(ref, tuple) and not _is_cache(ref) and (not names or len(names) == len(ref)):
+        if not isinstance(node, dict) or node.get("t") != "tuple":
+            what = f"`{call}`" if call else "the value"
+            return [f"{what} must return a tuple of {len(ref)} values, got {str(node.get('tn')).replace('builtins.', '')}"]
+        items = node.get("items", [])
+        if len(items) != len(ref):
+            return [f"`{call}` must return a tuple of {len(ref)} values; it returned {len(items)}"]
+        out = []
+        for i, (r, n) in enumerate(zip(ref, items)):
+            name = names[i] if i < len(names) else f"output {i}"
+            if name is None:
+                continue
+            out += compare_value(r, n, blobs, name, spec.atol, spec.rtol)
+        return out
+    name = names[0] if len(names) == 1 and names[0] else (call or "the value")
+    return compare_value(ref, node, blobs, name, spec.atol, spec.rtol)
+
+
+def spec_compare(spec, step):
+    """The `compare` of a wired step: True or a tuple of output names (kept beside the wire's bool)."""
+    return step.get("_compare", True)
+
+
+# ------------------------------------------------------------------------------ the whole submission
+def _cells(source, answers, solution_for=()):
+    out = []
+    for i, cell in enumerate(source.cells):
+        if cell.kind == "trusted":
+            out.append({"i": i, "id": cell.grade_id, "kind": "trusted", "code": notebook.to_python(cell.source)})
+        elif cell.grade_id in answers:
+            out.append({"i": i, "id": cell.grade_id, "kind": "answer", "code": notebook.to_python(answers[cell.grade_id])})
+    for j, name in enumerate(solution_for):
+        out.append({"i": len(source.cells) + j, "id": f"{name} (solution)", "kind": "solution",
+                    "code": notebook.to_python(source.solutions[name])})
+    return out
+
+
+def verify(source, submission, limits=sandbox.Limits(), hide=()):
+    """Verify one submission of `source`'s assignment.
+
+    Parameters
+    ----------
+    source : notebook.SourceNotebook
+    submission : path of the submitted notebook (or its dict)
+    limits : sandbox.Limits
+    hide : extra paths to hide from the sandbox (course folders, gradebooks)
+
+    Returns
+    -------
+    Verification
+    """
+    started = time.monotonic()
+    result = Verification(source.assignment)
+    try:
+        found = notebook.answers(submission, source)
+    except notebook.SubmissionError as exc:
+        result.error = str(exc)
+        result.functions = [FunctionVerdict(f, source.points[f], 0.0, "missing", "unreadable notebook")
+                            for f in source.functions]
+        return result
+    result.flags = integrity.scan(found, source)
+    graded = tuple(sorted(set(source.functions) | set(source.solutions)))
+    stub_src = stubs.stub_sources(graded)
+    groups, plans = {}, {}
+    for function in source.functions:
+        try:
+            spec, wired, blobs, expected = plan_for(function)
+        except cases.NoCases as exc:
+            plans[function] = exc
+            continue
+        plans[function] = (spec, wired, blobs, expected)
+        groups.setdefault(spec.solution_for, []).append(function)
+    outcomes = {}
+    for solution_for, functions in groups.items():
+        blobs, fn_plans = [], []
+        for function in functions:
+            spec, wired, fblobs, _ = plans[function]
+            offset = len(blobs)
+            blobs += fblobs
+            fn_plans.append({"name": function, "cases": [_shift(w, offset) for w in wired]})
+        run = sandbox.run(_cells(source, found, solution_for), fn_plans, blobs, stub_src, limits, hide=hide)
+        outcomes.update(run.functions)
+        result.cell_errors.update(run.cell_errors)
+        result.notes += run.notes
+        result.isolation = run.isolation
+    for function in source.functions:
+        points = source.points[function]
+        plan = plans[function]
+        if isinstance(plan, Exception):
+            result.functions.append(FunctionVerdict(function, points, 0.0, "unverified", str(plan)))
+            continue
+        result.functions.append(_judge(function, points, plan, outcomes.get(function), found, result.cell_errors))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _shift(tree, offset):
+    """Renumber the array references of a wired case by `offset` (cases of several functions share one list)."""
+    if isinstance(tree, list):
+        return [_shift(v, offset) for v in tree]
+    if isinstance(tree, dict):
+        if set(tree) == {"$a"}:
+            return {"$a": tree["$a"] + offset}
+        return {k: (_shift(v, offset) if k != "_compare" else v) for k, v in tree.items()}
+    return tree
+
+
+def _judge(function, points, plan, outcome, found, cell_errors):
+    spec, wired, _, expected = plan
+    if function not in found:
+        return FunctionVerdict(function, points, 0.0, "missing", "no answer cell with this grade_id")
+    if outcome is None:
+        return FunctionVerdict(function, points, 0.0, "failed", "the sandbox returned nothing")
+    if outcome.failure:
+        hint = ""
+        if function in cell_errors:
+            hint = f" (its cell failed: {cell_errors[function]})"
+        return FunctionVerdict(function, points, 0.0, "failed", outcome.failure + hint)
+    if len(outcome.cases) != len(wired):
+        return FunctionVerdict(function, points, 0.0, "failed", "the sandbox returned the wrong number of cases")
+    for w, got, exp in zip(wired, outcome.cases, expected):
+        if not isinstance(got, dict):
+            return FunctionVerdict(function, points, 0.0, "failed", "malformed result")
+        if "error" in got:
+            message = str(got["error"])
+            if message.startswith("NameError"):
+                message += " (only code inside the answer cells is graded)"
+            return FunctionVerdict(function, points, 0.0, "error", f"{w['label']}: {message}")
+        outs = {o.get("step"): o.get("tree") for o in got.get("outputs", []) if isinstance(o, dict)}
+        for index, ref in exp:
+            if index not in outs:
+                return FunctionVerdict(function, points, 0.0, "failed", f"{w['label']}: no output")
+            problems = compare_step(spec, w["steps"][index], ref, outs[index], outcome.blobs)
+            if problems:
+                return FunctionVerdict(function, points, 0.0, "wrong", f"{w['label']}: {problems[0]}")
+    return FunctionVerdict(function, points, points, "ok", "")

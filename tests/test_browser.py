@@ -1,0 +1,108 @@
+"""The built book as a reader meets it: every page opened in headless Chromium, offline.
+
+Checks, for every page in the table of contents: the maths is typeset by the local MathJax (no raw TeX
+left), every image has loaded, the console shows no errors, no request leaves the machine, and every
+internal link points to a page and anchor that exist. The search page finds a chapter by a word in it.
+Screenshots of a few pages are kept in _build/screenshots/ as test artefacts.
+
+Needs Debian's chromium (installed by .ci/run); without it the tests are skipped locally and fail on CI.
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from conftest import ROOT, toc_files
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-default-apps"]
+SHOTS = ROOT / "_build" / "screenshots"
+
+if not CHROMIUM:
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed: .ci/run must install Debian's chromium", pytrace=False)
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def browser(built_book):
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url):
+    """Open `url` with every non-local request blocked; return (page, console errors, outside requests)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors, outside = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def route(r):
+        if urlparse(r.request.url).scheme in ("file", "data", "blob"):
+            return r.continue_()
+        outside.append(r.request.url)
+        return r.abort()
+
+    page.route("**/*", route)
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return page, errors, outside
+
+
+@pytest.mark.parametrize("page_name", toc_files())
+def test_page_renders_offline(browser, built_book, page_name):
+    path = built_book / f"{page_name}.html"
+    page, errors, outside = _open(browser, path.as_uri())
+    try:
+        if page.evaluate("() => document.querySelector('.math') !== null"):
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.document "
+                                   "&& document.querySelectorAll('mjx-container').length > 0", timeout=30000)
+            page.evaluate("() => MathJax.startup.promise")
+            raw = page.evaluate("() => Array.from(document.querySelectorAll('.math'))"
+                                ".filter(e => !e.querySelector('mjx-container')).length")
+            assert raw == 0, f"{raw} maths blocks were left as raw TeX"
+        text = page.evaluate("() => document.querySelector('main').innerText")
+        assert "\\[" not in text and "$$" not in text, "raw TeX delimiters in the page text"
+        page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=20000)
+        broken = page.evaluate("() => Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)")
+        assert not broken, f"images that did not load: {broken}"
+        assert not errors, f"console errors: {errors}"
+        assert not outside, f"requests that tried to leave the machine: {outside}"
+        links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+        for link in links:
+            url = urlparse(link)
+            if url.scheme != "file":
+                continue
+            target = Path(unquote(url.path))
+            assert target.exists(), f"broken internal link {link}"
+            if url.fragment and target.suffix == ".html" and target != path:
+                assert f'id="{url.fragment}"' in target.read_text(), f"missing anchor {link}"
+            elif url.fragment and target == path:
+                assert page.evaluate(f"() => document.getElementById({url.fragment!r}) !== null"), link
+        if page_name in ("book/intro", toc_files()[2] if len(toc_files()) > 2 else "book/intro"):
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / (page_name.replace("/", "_") + ".png")))
+    finally:
+        page.close()
+
+
+def test_search_finds_a_chapter_by_a_word_in_it(browser, built_book):
+    page, errors, outside = _open(browser, (built_book / "search.html").as_uri() + "?q=recurrence")
+    try:
+        page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0", timeout=30000)
+        hits = page.evaluate("() => Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)")
+        assert any(re.search(r"/book/ch0\d_", h) for h in hits), f"no chapter among the search results: {hits}"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "search.png"))
+        assert not outside, outside
+    finally:
+        page.close()

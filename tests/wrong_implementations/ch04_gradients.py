@@ -1,0 +1,46 @@
+"""Plausible wrong implementations of the ch04_gradients functions, as edits to the solution cells."""
+
+WRONG = [
+    # clip_by_value
+    ("value_clip_upper_side_only", "clip_by_value",
+     [("np.minimum(np.maximum(g, -limit), limit)", "np.minimum(g, limit)")], "clip_by_value"),
+    ("value_clip_rescales_by_largest_entry", "clip_by_value",
+     [("np.minimum(np.maximum(g, -limit), limit)", "g * min(1.0, limit / np.abs(g).max())")], "clip_by_value"),
+    # clip_by_global_norm
+    ("norm_clip_per_parameter", "clip_by_global_norm",
+     [("clipped = {name: g * scale for name, g in grads.items()}",
+       "clipped = {name: g * min(1.0, max_norm / (np.sqrt(np.sum(g ** 2)) + eps)) for name, g in grads.items()}")],
+     "clip_by_global_norm"),
+    ("norm_clip_without_eps", "clip_by_global_norm",
+     [("max_norm / (total_norm + eps)", "max_norm / total_norm")], "clip_by_global_norm"),
+    ("norm_clip_scales_small_gradients_up", "clip_by_global_norm",
+     [("min(1.0, max_norm / (total_norm + eps))", "max_norm / (total_norm + eps)")], "clip_by_global_norm"),
+    ("norm_clip_returns_norm_after_clipping", "clip_by_global_norm",
+     [("return clipped, float(total_norm)", "return clipped, float(total_norm * scale)")], "clip_by_global_norm"),
+    # jacobian_product_norms
+    ("jacobian_forgets_dphi", "jacobian_product_norms",
+     [("J_t = dphi[t - 1, n][:, None] * W_hh", "J_t = W_hh")], "jacobian_product_norms"),
+    ("jacobian_product_in_wrong_order", "jacobian_product_norms",
+     [("P = P @ J_t", "P = J_t @ P")], "jacobian_product_norms"),
+    ("jacobian_dphi_scales_columns", "jacobian_product_norms",
+     [("J_t = dphi[t - 1, n][:, None] * W_hh", "J_t = W_hh * dphi[t - 1, n][None, :]")], "jacobian_product_norms"),
+    ("jacobian_transposed_W_hh", "jacobian_product_norms",
+     [("J_t = dphi[t - 1, n][:, None] * W_hh", "J_t = dphi[t - 1, n][:, None] * W_hh.T")], "jacobian_product_norms"),
+    ("jacobian_frobenius_norm", "jacobian_product_norms",
+     [("np.linalg.norm(P, 2) if", "np.linalg.norm(P) if")], "jacobian_product_norms"),
+    ("jacobian_tanh_derivative_not_squared", "jacobian_product_norms",
+     [("dphi = 1 - hs ** 2", "dphi = 1 - hs")], "jacobian_product_norms"),
+    # gradient_regime
+    ("regime_uses_spectral_radius", "gradient_regime",
+     [("sigma_max = np.linalg.svd(W_hh, compute_uv=False)[0]", "sigma_max = np.max(np.abs(np.linalg.eigvals(W_hh)))")],
+     "gradient_regime"),
+    ("regime_forgets_gamma", "gradient_regime",
+     [("r = float(gamma) * float(sigma_max)", "r = float(sigma_max)")], "gradient_regime"),
+    ("regime_frobenius_norm", "gradient_regime",
+     [("sigma_max = np.linalg.svd(W_hh, compute_uv=False)[0]", "sigma_max = np.sqrt(np.sum(W_hh ** 2))")],
+     "gradient_regime"),
+    ("regime_smallest_singular_value", "gradient_regime",
+     [("compute_uv=False)[0]", "compute_uv=False)[-1]")], "gradient_regime"),
+    ("regime_says_explode_when_bounded", "gradient_regime",
+     [('    if r <= 1 + tol:\n        return "bounded", r\n', "")], "gradient_regime"),
+]
