@@ -62,6 +62,35 @@ def dedupe_inline_scripts(html_dir):
     return changed
 
 
+def add_notebook_downloads(build_dir):
+    """Offer every executed chapter as a .ipynb in the page's download menu, next to the .md source.
+
+    myst-nb leaves the executed notebooks in _build/jupyter_execute/; they are copied next to the sources
+    in the site and linked from the download dropdown. Returns the number of pages given a link.
+    """
+    html_dir, executed = Path(build_dir) / "html", Path(build_dir) / "jupyter_execute"
+    count = 0
+    for nb in executed.rglob("*.ipynb"):
+        rel = nb.relative_to(executed)
+        page = html_dir / rel.with_suffix(".html")
+        if not page.exists():
+            continue
+        target = html_dir / "_sources" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb, target)
+        text = page.read_text(encoding="utf-8")
+        md_href = f'href="{"../" * (len(rel.parts) - 1)}_sources/{rel.with_suffix(".md").as_posix()}"'
+        start = text.find(f"<li><a {md_href}")
+        if start < 0 or f'{rel.with_suffix(".ipynb").as_posix()}"' in text:
+            continue
+        end = text.index("</li>", start) + len("</li>")
+        item = text[start:end].replace(".md", ".ipynb").replace("fa-file", "fa-code")
+        item = item.replace("Download source file", "Download the executed notebook")
+        page.write_text(text[:end] + "\n" + item + text[end:], encoding="utf-8")
+        count += 1
+    return count
+
+
 def build(root=ROOT):
     """Run jupyter-book; return its exit code."""
     build_dir = root / "_build"
@@ -72,6 +101,7 @@ def build(root=ROOT):
     code = subprocess.call(cmd, cwd=root)
     if code == 0:
         dedupe_inline_scripts(build_dir / "html")
+        add_notebook_downloads(build_dir)
     return code
 
 

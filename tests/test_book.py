@@ -4,8 +4,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, chapter_files, toc_files
+
 
 def test_every_toc_page_is_built(built_book):
     for f in toc_files():
@@ -61,3 +61,24 @@ def test_docstring_book_sections_exist():
 
 def test_sources_hold_no_outputs():
     assert not list((ROOT / "book").glob("*.ipynb")), "chapters are MyST markdown, not .ipynb"
+
+
+@pytest.mark.parametrize("chapter", chapter_files())
+def test_chapter_downloadable_as_executed_notebook(built_book, chapter):
+    import nbformat
+
+    html = (built_book / f"{chapter}.html").read_text()
+    name = Path(chapter).name
+    assert f'_sources/book/{name}.ipynb"' in html, "no .ipynb in the download menu"
+    nb = nbformat.read(built_book / "_sources" / "book" / f"{name}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "the notebook holds no outputs"
+
+
+def test_launch_buttons_configured_in_one_place():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"].startswith("https://github.com/")
+    buttons = config["launch_buttons"]
+    assert buttons["binderhub_url"] and buttons["colab_url"] and "jupyterhub_url" in buttons
