@@ -45,7 +45,9 @@ def _check_rng(rng, func):
 def load_hamlet():
     """The text of Shakespeare's Hamlet (public domain), speaker names and speeches, as one string.
 
-    Math: none: 170,533 characters, 63 distinct; a speech is "NAME:" on its own line, then its lines, then a blank line
+    Math: text = c_0 c_1 ... c_{L-1}, L = 170,533 characters from an alphabet of V = 62
+
+    A speech is "NAME:" on its own line, then its lines, then a blank line, as in Karpathy's "tiny Shakespeare".
 
     Returns
     -------
@@ -272,7 +274,7 @@ def train_forecaster(X_train, Y_train, X_test, seed):
           y_hat = (h_T W^T + b) * s + m;  minimise mean (y_hat' - y')^2 over the training windows with Adam
 
     Only the training windows are used to fit anything, the scaling included. This reference trains a GRU with
-    H = 16 for 300 full-batch Adam steps (lr 0.01) in numpy; any forecaster that honours the shapes and the seed
+    H = 16 for 200 full-batch Adam steps (lr 0.02) in numpy; any forecaster that honours the shapes and the seed
     will do, and the chapter's notebook asks for one in torch.
 
     Parameters
@@ -310,9 +312,9 @@ def train_forecaster(X_train, Y_train, X_test, seed):
     p = init_recurrent(rng, 1, H, cell="gru")
     out = init_affine(rng, H, horizon)
     p.update(W=out["W"], b=out["b"])
-    opt = Adam(0.01)
+    opt = Adam(0.02)
     h0 = np.zeros((N, H))
-    for _ in range(300):
+    for _ in range(200):
         hs, cache = gru_forward(x, h0, p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"])
         err = hs[-1] @ p["W"].T + p["b"] - y  # (N, horizon)
         dy = 2 * err / err.size  # gradient of the mean squared error

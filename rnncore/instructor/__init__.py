@@ -16,3 +16,18 @@ grade for every submission:
 
 Nothing here is imported by `import rnncore`: students never need it.
 """
+
+import sys as _sys
+
+
+def fast_imports():
+    """Skip jsonschema's optional `rfc3987_syntax`, which builds a grammar for ~2 s of CPU at every import.
+
+    nbformat imports jsonschema, which imports rfc3987_syntax inside `suppress(ImportError)`: blocking it only
+    leaves the "iri" string format of JSON schemas unchecked, which nbformat's notebook schema never uses. Every
+    grading worker imports nbformat, so this saves ~2 s per submission. Called when this package is imported.
+    """
+    _sys.modules.setdefault("rfc3987_syntax", None)
+
+
+fast_imports()

@@ -111,6 +111,29 @@ def _copy_tree(src, dest, max_bytes=200 * 2**20):
             shutil.copyfile(path, dest / rel / name)
 
 
+def _nbgrader_api(root, db_url):
+    """nbgrader's Python API on the course config at `root`, with root and gradebook overridden (in-process)."""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = Config()
+    config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = db_url
+    return NbGraderAPI(CourseDirectory(config=config), config=config)
+
+
+def _generate(root, db_url, assignment, where):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = _nbgrader_api(root, db_url).generate_assignment(assignment, force=True, create=True)
+    if not result.get("success"):
+        raise RuntimeError(f"{where}: nbgrader generate_assignment {assignment} failed:\n"
+                           f"{str(result.get('error') or result.get('log'))[-2000:]}")
+
+
 def make_template(course, assignment, workspace):
     """A gradebook that knows only `assignment` (nbgrader generate_assignment in a scratch copy of the course)."""
     tdir = Path(workspace) / "templates" / assignment
@@ -120,13 +143,7 @@ def make_template(course, assignment, workspace):
     shutil.copy(course.root / "nbgrader_config.py", tdir / "nbgrader_config.py")
     _copy_tree(course.source / assignment, tdir / course.source.name / assignment)
     db = tdir / "gradebook.db"
-    cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-           f"--CourseDirectory.root={tdir}", f"--CourseDirectory.db_url=sqlite:///{db}",
-           f"--CourseDirectory.source_directory={course.source.name}",
-           f"--CourseDirectory.release_directory={course.release.name}"]
-    proc = subprocess.run(cmd, cwd=tdir, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"make_template: nbgrader generate_assignment {assignment} failed:\n{proc.stderr[-2000:]}")
+    _generate(tdir, f"sqlite:///{db}", assignment, "make_template")
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(course.db_url) as main:
@@ -150,11 +167,7 @@ def ensure_assignment(course, assignment):
                 return False
         except MissingEntry:
             pass
-    cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"]
-    proc = subprocess.run(cmd, cwd=course.root, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ensure_assignment: nbgrader generate_assignment {assignment} failed:\n"
-                           f"{proc.stderr[-2000:]}")
+    _generate(course.root, course.db_url, assignment, "ensure_assignment")
     return True
 
 

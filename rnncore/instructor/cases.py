@@ -276,7 +276,10 @@ _LINEAR_B = lambda r, s, i: _normal(r, (s["T"], s["N"], s["H"]))  # noqa: E731
 def _fill(function, rng, sizes, i):
     """Keyword arguments for one generic case of `function` (optional parameters sometimes left at their default)."""
     kwargs = {}
-    for name, default in signature(function):
+    params = dict(signature(function))
+    if i % 3 == 2 and isinstance(params.get("nonlinearity"), str):
+        sizes = dict(sizes, nl=params["nonlinearity"])  # the default is kept: the other inputs must agree with it
+    for name, default in params.items():
         maker = PARAMETERS.get(name)
         if name == "b" and function in _AMBIGUOUS["b"]:
             maker = _LINEAR_B
@@ -296,8 +299,16 @@ def _letters(function, i):
     return {"T": T, "N": N, "D": D, "H": H, "V": V, "G": _gates(function), "nl": NONLINEARITIES[i]}
 
 
+# the letters each parameter's shape uses (for case labels)
+_USES = {"x_t": "ND", "h_prev": "NH", "c_prev": "NH", "x": "TND", "h0": "NH", "c0": "NH", "W_ih": "HD", "W_hh": "H",
+         "b_ih": "H", "b_hh": "H", "h": "TNH", "W": "VH", "b": "V", "logits": "TNV", "y": "TNV", "mask": "TN",
+         "hs": "TNH", "a": "TNH", "W_z": "HD", "W_f": "HD", "W_i": "HD", "W_h": "HD", "b_z": "H", "b_f": "H",
+         "b_i": "H", "b_h": "H", "D": "D", "H": "H", "V": "V"}
+
+
 def _label(kwargs, sizes):
-    shown = ", ".join(f"{k}={sizes[k]}" for k in "TNDHV")
+    used = "".join(_USES.get(k, "") for k in kwargs) or "TNDHV"
+    shown = ", ".join(f"{k}={sizes[k]}" for k in "TNDHV" if k in used)
     extra = [f"{k}={v!r}" for k, v in kwargs.items() if isinstance(v, (str, bool, int, float)) and k not in "TNDHV"]
     return ", ".join([shown, *extra])
 
@@ -413,4 +424,70 @@ def _rnn_tbptt(rng):
                      Step(None, args=(Ref("update", "log"),), compare=("gradients passed to update",)),
                      Step(None, args=(Ref("params"),), compare=("params after the updates",))]
         cases.append(Case(label, steps, inputs={"params": params}))
+    return cases
+
+
+# ------------------------------------------------------------------------------ explicit entries: ch04_gradients
+def _grad_dicts(rng, rows):
+    return [({name: scale * rng.standard_normal(shape) for name, shape in shapes.items()}, scale, *rest)
+            for shapes, scale, *rest in rows]
+
+
+@register("clip_by_value", seed=20260418, atol=0.0, rtol=1e-12)
+def _clip_by_value(rng):
+    rows = [({"w": (1,)}, 3.0, 1.0), ({"W_ih": (4, 3), "W_hh": (4, 4), "b_ih": (4,)}, 4.0, 2.5),
+            ({"W": (6, 2), "b": (6,)}, 0.1, 5), ({"x": (2, 3, 4)}, 10.0, 0.5), ({"a": (3,), "b": (2, 2)}, 1.0, 1e-3)]
+    return [Case(f"{len(g)} gradients, limit {limit}", [Step("clip_by_value", args=(g, limit))])
+            for g, _, limit in _grad_dicts(rng, rows)]
+
+
+@register("clip_by_global_norm", seed=20260419, atol=0.0, rtol=1e-10)
+def _clip_by_global_norm(rng):
+    rows = [({"w": (1,)}, 2.0, 0.5, None), ({"W_ih": (4, 3), "W_hh": (4, 4), "b_ih": (4,), "b_hh": (4,)}, 1.0, 1.0,
+                                            1e-6),
+            ({"W": (5, 2), "b": (5,)}, 0.3, 100.0, 1e-6), ({"W_hh": (3, 3), "b": (3,)}, 1e-6, 2e-7, 1e-6),
+            ({"a": (2, 3, 4), "b": (7,)}, 5.0, 3.0, 0.0), ({"W": (6, 6), "v": (6,)}, 1e3, 1.0, 1e-3)]
+    cases = []
+    for g, scale, max_norm, eps in _grad_dicts(rng, rows):
+        kwargs = {} if eps is None else {"eps": eps}
+        cases.append(Case(f"{len(g)} gradients, scale {scale:g}, max_norm {max_norm:g}, eps {eps}",
+                          [Step("clip_by_global_norm", args=(g, max_norm), kwargs=kwargs)]))
+    return cases
+
+
+@register("jacobian_product_norms", seed=20260420)
+def _jacobian_product_norms(rng):
+    cases = []
+    for T, N, D, H, nl in [(1, 1, 1, 1, "tanh"), (1, 3, 2, 4, "relu"), (5, 1, 3, 3, "tanh"), (6, 4, 2, 5, "tanh"),
+                           (7, 2, 3, 4, "relu"), (12, 3, 2, 6, "tanh")]:
+        W_ih, W_hh = rng.standard_normal((H, D)), 1.5 * rng.standard_normal((H, H)) / np.sqrt(H)
+        b = 0.3 * rng.standard_normal(H)
+        x, h = rng.standard_normal((T, N, D)), rng.standard_normal((N, H))
+        hs = np.empty((T, N, H))
+        for t in range(T):  # a real forward pass, so the states are consistent
+            a = x[t] @ W_ih.T + h @ W_hh.T + b
+            h = np.tanh(a) if nl == "tanh" else np.maximum(a, 0)
+            hs[t] = h
+        kwargs = {} if nl == "tanh" and T % 2 else {"nonlinearity": nl}
+        cases.append(Case(f"T={T}, N={N}, H={H}, {nl}", [Step("jacobian_product_norms", args=(hs, W_hh),
+                                                              kwargs=kwargs)]))
+    return cases
+
+
+@register("gradient_regime", seed=20260421, atol=0.0, rtol=1e-9)
+def _gradient_regime(rng):
+    rows = [(rng.standard_normal((H, H)) / np.sqrt(H), gamma, None, f"random H={H}, gamma={gamma}")
+            for H, gamma in [(1, 1.0), (3, 1.0), (5, 0.7), (8, 0.25), (4, 1.0)]]
+    q, r_ = np.linalg.qr(rng.standard_normal((6, 6)))
+    Q = q * np.sign(np.diag(r_))
+    upper = np.triu(rng.standard_normal((4, 4)), 1) * 2 + 0.8 * np.eye(4)  # eigenvalues 0.8, singular values larger
+    rows += [(Q, 1.0, None, "orthogonal 6 x 6"), (0.97 * Q, 1.0, 1e-8, "0.97 x orthogonal"),
+             ((1 + 1e-10) * Q, 1.0, None, "(1 + 1e-10) x orthogonal, default tol"),
+             ((1 + 1e-10) * Q, 1.0, 0.0, "(1 + 1e-10) x orthogonal, tol = 0"),
+             (4 * Q, 0.25, 1e-8, "4 x orthogonal, gamma = 1/4"), (upper, 1.0, 1e-8, "upper triangular, eigenvalues 0.8"),
+             (upper / 5, 1.0, 1e-8, "upper triangular / 5"), (1.3 * Q, None, None, "1.3 x orthogonal, defaults")]
+    cases = []
+    for W, gamma, tol, label in rows:
+        kwargs = {k: v for k, v in (("gamma", gamma), ("tol", tol)) if v is not None}
+        cases.append(Case(label, [Step("gradient_regime", args=(W,), kwargs=kwargs)]))
     return cases

@@ -186,3 +186,29 @@ def scan(answers, source):
                 flags.append({"code": "similar-to-reference", "cell": gid, "line": None,
                               "detail": f"normalised syntax tree {ratio:.2f} similar to rnncore.{gid}"})
     return flags
+
+
+def added_cells(submission, source):
+    """Code cells of a submission that are neither answer cells nor unchanged trusted cells: {label: code}."""
+    trusted = {c.source.strip() for c in source.cells if c.kind == "trusted"}
+    out, k = {}, 0
+    for cell in submission.get("cells", []):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else str(src)
+        if (isinstance(meta, dict) and (meta.get("solution") or meta.get("grade"))) or src.strip() in trusted:
+            continue  # answers are scanned as such; test cells are restored by nbgrader and never run here
+        k += 1
+        if src.strip():
+            out[f"added cell {k}"] = src
+    return out
+
+
+def scan_submission(submission, answers, source):
+    """Flags for the answer cells and for every code cell the student added (which only nbgrader runs)."""
+    flags = scan(answers, source)
+    for label, code in added_cells(submission, source).items():
+        flags += scan_code(code, label)
+    return flags

@@ -279,7 +279,9 @@ def run(cells, functions, blobs, stubs, limits=Limits(), hide=(), preload=()):
     skip_cells = set()
     deny = [rnncore_dir()]
     hide = [*hide, *deny, *(isolate.home_entries_to_hide() if mode == "namespaces" else [])]
-    base = {"stubs": stubs, "preload": list(preload), "read_roots": sorted(set(child_sys_path())),
+    files = {m: os.path.join(rnncore_dir(), "__init__.py" if m == "rnncore" else m.split(".", 1)[1] + ".py")
+             for m in stubs}
+    base = {"stubs": stubs, "stub_files": files, "preload": list(preload), "read_roots": sorted(set(child_sys_path())),
             "deny_roots": deny}
     attempts = between = 0
     with tempfile.TemporaryDirectory(prefix="rnngrade-sbx-") as workdir:

@@ -15,7 +15,9 @@ import signal
 import sys
 from pathlib import Path
 
-from nbconvert.preprocessors import Preprocessor
+from rnncore.instructor import fast_imports  # noqa: F401  (before nbconvert: see rnncore/instructor/__init__.py)
+
+from nbconvert.preprocessors import Preprocessor  # noqa: E402
 
 
 class KillStragglers(Preprocessor):

@@ -1,0 +1,18 @@
+"""A temporary copy of the course for the instructor-tool tests (released in-process, only the assignments asked)."""
+
+import shutil
+from pathlib import Path
+
+from course import ROOT, assignments  # noqa: F401  (re-exported for the tests)
+
+
+def make_course(tmp, names=None):
+    """Copy nbgrader_config.py and solutions/<name> for `names` (default: all) into `tmp` and release them there."""
+    from rnncore.instructor import autograde
+
+    tmp = Path(tmp)
+    shutil.copy(ROOT / "nbgrader_config.py", tmp / "nbgrader_config.py")
+    for name in names or assignments():
+        shutil.copytree(ROOT / "solutions" / name, tmp / "solutions" / name)
+        autograde._generate(tmp, f"sqlite:///{tmp / 'gradebook.db'}", name, "make_course")
+    return tmp
