@@ -7,9 +7,9 @@ Used by tests/test_adversarial.py.
 
 import ast
 import copy
+import json
 import textwrap
 
-import nbformat
 from nbformat.v4 import new_code_cell
 
 
@@ -100,27 +100,27 @@ get_ipython().input_transformers_post.append(_skip_tests)
 
 READ_SOLUTIONS = """
 import glob as _glob, json as _json, os as _os
-_roots = [_os.getcwd()] + [_os.path.abspath(_os.path.join(_os.getcwd(), *[".."] * k)) for k in range(1, 5)]
+_roots = [_os.getcwd()] + [_os.path.abspath(_os.path.join(_os.getcwd(), *[".."] * k)) for k in range(1, 4)]
 _roots += {extra!r}
-for _root in _roots:
-    for _path in _glob.glob(_os.path.join(_root, "**", "*.ipynb"), recursive=True)[:300]:
-        try:
-            _cells = _json.load(open(_path))["cells"]
-        except Exception:
-            continue
-        for _c in _cells:
-            _src = "".join(_c["source"]) if isinstance(_c["source"], list) else _c["source"]
-            if "BEGIN SOLUTION" in _src and "def {name}(" in _src:
-                _ns = dict(globals())
-                exec(_src, _ns)
-                return _ns["{name}"]({args})
+_found = [p for r in _roots for depth in range(3) for p in _glob.glob(_os.path.join(r, *["*"] * depth, "*.ipynb"))]
+for _path in _found[:500]:
+    try:
+        _cells = _json.load(open(_path))["cells"]
+    except Exception:
+        continue
+    for _c in _cells:
+        _src = "".join(_c["source"]) if isinstance(_c["source"], list) else _c["source"]
+        if "BEGIN SOLUTION" in _src and "def {name}(" in _src and "_found" not in _src:  # not this very code
+            _ns = dict(globals())
+            exec(_src, _ns)
+            return _ns["{name}"]({args})
 raise NotImplementedError("no solution found on disk")
 """
 
 GRADEBOOK_VANDAL = """
 import glob, os, sqlite3
-for root in [os.getcwd(), *[os.path.abspath(os.path.join(os.getcwd(), *[".."] * k)) for k in range(1, 6)], *{extra!r}]:
-    for path in glob.glob(os.path.join(root, "**", "*.db"), recursive=True)[:50]:
+for root in [os.getcwd(), *[os.path.abspath(os.path.join(os.getcwd(), *[".."] * k)) for k in range(1, 4)], *{extra!r}]:
+    for path in [p for depth in range(3) for p in glob.glob(os.path.join(root, *["*"] * depth, "*.db"))][:50]:
         try:
             con = sqlite3.connect(path)
             con.execute("UPDATE grade SET auto_score = 0, manual_score = 0")
@@ -223,10 +223,10 @@ ALL = ["monkeypatch", "transformer", "reference", "unlock", "loop_forever", "loo
        "exit_cell", "sys_exit_in_function", "kill_parent", "tests_deleted", "tests_edited", "tests_duplicated",
        "answer_forged_before", "solution_in_added_cell", "fake_success", "read_solutions", "gradebook_vandal"]
 # A representative set for every other assignment: the attacks that depend on the assignment's own code.
-REPRESENTATIVE = ["monkeypatch", "transformer", "reference", "unlock", "tests_duplicated", "read_solutions"]
+REPRESENTATIVE = ["monkeypatch", "transformer", "unlock", "read_solutions"]
 
 
 def write(nb, path):
-    """Write a notebook (validated loosely: attacks may break the metadata on purpose)."""
+    """Write a notebook as plain JSON (no validation: attacks break the metadata on purpose)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nbformat.writes(nb))
+    path.write_text(json.dumps(nb, indent=1))

@@ -2,9 +2,9 @@
 they do not deserve, in-kernel cheats are flagged, and every other student's grade survives the batch.
 
 Every attack of tests/attacks.py runs on ch02_forward; a representative set (the attacks that use the
-assignment's own code: monkeypatching, an input transformer, calling or unlocking the reference, duplicated test
-cells, reading solutions from disk) runs on every other assignment, so new assignments are covered without
-changes here. nbgrader runs with a 5 s cell timeout and the sandboxes with 5 s per step and 1 GiB.
+assignment's own code: monkeypatching the checks, an input transformer, unlocking and calling the reference,
+reading solutions from disk) runs on every other assignment, so new assignments are covered without changes
+here. nbgrader runs with a 5 s cell timeout and the sandboxes with 5 s per step and 1 GiB.
 """
 
 import time
@@ -36,16 +36,18 @@ def batch(tmp_path_factory):
         release = nbformat.read(str(course / "exercises" / a / f"{a}.ipynb"), as_version=4)
         attacks.write(source, course / "submitted" / "honest" / a / f"{a}.ipynb")
         for attack in (attacks.ALL if a == FULL else attacks.REPRESENTATIVE):
-            nb, fair = attacks.build(attack, source, release, extra_paths=[course, ROOT])
+            reach = [course] if attack == "gradebook_vandal" else [course, ROOT]  # never the repository's gradebook
+            nb, fair = attacks.build(attack, source, release, extra_paths=reach)
             attacks.write(nb, course / "submitted" / attack / a / f"{a}.ipynb")
             deserved[(a, attack)] = fair
     limits = sandbox.Limits(cpu_seconds=20, memory_mb=1024, step_timeout=5, submission_timeout=90)
     started = time.monotonic()
     report = cli.grade(course, NAMES, workers=2, limits=limits, cell_timeout=5, extra_hide=[ROOT / "solutions"],
-                       progress=False)
+                       feedback=False, progress=False)
     seconds = time.monotonic() - started
     rows = {(a, r[0]): r for a, records in report.rows.items() for r in records}
-    print(f"\nadversarial batch: {report.submissions} submissions in {seconds:.0f} s (isolation {report.isolation})")
+    print(f"\nadversarial batch: {report.submissions} submissions in {seconds:.0f} s (isolation {report.isolation}); "
+          f"slowest jobs {sorted(report.job_seconds)[-5:]}")
     for (a, student), (_, nbg, ver, mx, flags) in sorted(rows.items()):
         print(f"  {a:<20} {student:<26} nbgrader {nbg!s:>5} verified {ver!s:>5} / {mx:g}  "
               f"{'FLAGGED' if any(f.startswith('suspected') for f in flags) else ''}")

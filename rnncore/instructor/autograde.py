@@ -271,26 +271,36 @@ def _timestamp(course, assignment, student):
         return None
 
 
-def merge(course, shard, assignment, student, outcome):
-    """Copy one student's grades from the shard's gradebook into the course gradebook (call from one thread only).
+def read_shard(shard, assignment, student):
+    """The student's grades, comments and late penalties in a shard's gradebook ({} parts if unreadable)."""
+    from nbgrader.api import Gradebook
+
+    data = {"grades": {}, "comments": {}, "late": {}, "error": ""}
+    try:
+        with warnings.catch_warnings(), Gradebook(f"sqlite:///{shard / 'gradebook.db'}") as sg:
+            warnings.simplefilter("ignore")
+            sub = sg.find_submission(assignment, student)
+            for nb in sub.notebooks:
+                data["late"][nb.name] = nb.late_submission_penalty
+                for g in nb.grades:
+                    data["grades"][(nb.name, g.name)] = g.auto_score
+                for c in nb.comments:
+                    data["comments"][(nb.name, c.name)] = c.auto_comment
+    except Exception as exc:  # a broken or missing shard gradebook: grades stay None (needs manual grading)
+        data["error"] = f"{type(exc).__name__}: {exc}"[:200]
+    return data
+
+
+def merge(course, data, assignment, student, success):
+    """Write one student's grades (from read_shard) into the course gradebook; call from one thread only.
+
+    Scores are clamped to each cell's points; a cell with a manual grade stays flagged for review, as nbgrader
+    does. When the autograde failed, every score is None (nbgrader: needs manual grading).
 
     Returns {grade_id: (score or None, max_score)} as now in the course gradebook.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
-    shard_grades, shard_comments, late = {}, {}, {}
-    try:
-        with Gradebook(f"sqlite:///{shard / 'gradebook.db'}") as sg:
-            sub = sg.find_submission(assignment, student)
-            for nb in sub.notebooks:
-                late[nb.name] = nb.late_submission_penalty
-                for g in nb.grades:
-                    shard_grades[(nb.name, g.name)] = (g.auto_score, g.needs_manual_grade)
-                for c in nb.comments:
-                    shard_comments[(nb.name, c.name)] = c.auto_comment
-    except (MissingEntry, Exception) as exc:  # a broken shard gradebook: grades stay None (needs manual grading)
-        if not isinstance(exc, MissingEntry):
-            outcome.message = (outcome.message + "; " if outcome.message else "") + "unreadable shard gradebook"
     scores = {}
     with warnings.catch_warnings(), Gradebook(course.db_url) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
@@ -299,17 +309,17 @@ def merge(course, shard, assignment, student, outcome):
         sub = gb.update_or_create_submission(assignment, student, **({"timestamp": ts} if ts else {}))
         for nb in sub.notebooks:
             for g in nb.grades:
-                auto, _ = shard_grades.get((nb.name, g.name), (None, True)) if outcome.success else (None, True)
+                auto = data["grades"].get((nb.name, g.name)) if success else None
                 if auto is not None:
                     auto = min(max(float(auto), 0.0), float(g.max_score))
                 g.auto_score = auto
                 g.needs_manual_grade = g.manual_score is not None or auto is None
                 scores[g.name] = (g.manual_score if g.manual_score is not None else auto, g.max_score)
             for c in nb.comments:
-                if (nb.name, c.name) in shard_comments:
-                    c.auto_comment = shard_comments[(nb.name, c.name)]
-            penalty = late.get(nb.name)
-            if outcome.success and isinstance(penalty, (int, float)):
+                if (nb.name, c.name) in data["comments"]:
+                    c.auto_comment = data["comments"][(nb.name, c.name)]
+            penalty = data["late"].get(nb.name)
+            if success and isinstance(penalty, (int, float)):
                 nb.late_submission_penalty = min(max(float(penalty), 0.0), float(nb.max_score))
         gb.db.commit()
     return scores

@@ -491,3 +491,122 @@ def _gradient_regime(rng):
         kwargs = {k: v for k, v in (("gamma", gamma), ("tol", tol)) if v is not None}
         cases.append(Case(label, [Step("gradient_regime", args=(W,), kwargs=kwargs)]))
     return cases
+
+
+# ------------------------------------------------------------------------------ explicit entries: ch06_architectures
+def _elman_params(rng, D, H):
+    return {"W_ih": rng.standard_normal((H, D)), "W_hh": rng.standard_normal((H, H)) / np.sqrt(H),
+            "b_ih": rng.standard_normal(H), "b_hh": rng.standard_normal(H)}
+
+
+def _lengths(rng, T, N):
+    lengths = rng.integers(1, T + 1, size=N)
+    lengths[0] = T
+    if N > 1:
+        lengths[-1] = 1
+    return lengths
+
+
+@register("bidirectional_rnn_forward", seed=20260422)
+def _bidirectional_rnn_forward(rng):
+    cases = []
+    for T, N, D, H, nl, use_lengths in [(1, 1, 1, 1, "tanh", True), (1, 3, 2, 4, "tanh", False),
+                                        (5, 1, 3, 2, "tanh", True), (7, 4, 3, 5, "tanh", True),
+                                        (6, 3, 2, 3, "relu", True), (4, 2, 3, 3, None, False)]:
+        x = rng.standard_normal((T, N, D))
+        pf, pb = _elman_params(rng, D, H), _elman_params(rng, D, H)
+        h0f, h0b = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+        args = (x, h0f, h0b, pf, pb) + ((_lengths(rng, T, N),) if use_lengths else ())
+        kwargs = {} if nl is None else {"nonlinearity": nl}
+        cases.append(Case(f"T={T}, N={N}, D={D}, H={H}, {nl or 'default'}, lengths {'given' if use_lengths else 'None'}",
+                          [Step("bidirectional_rnn_forward", args=args, kwargs=kwargs)]))
+    return cases
+
+
+@register("last_valid_state", seed=20260423)
+def _last_valid_state(rng):
+    cases = []
+    for T, N, H in [(1, 1, 1), (1, 4, 3), (6, 1, 2), (8, 5, 4), (5, 7, 3)]:
+        hs, lengths = rng.standard_normal((T, N, H)), _lengths(rng, T, N)
+        cases.append(Case(f"T={T}, N={N}, H={H}", [Step("last_valid_state", args=(hs, lengths))]))
+    return cases
+
+
+@register("masked_mean_pool", seed=20260424)
+def _masked_mean_pool(rng):
+    cases = []
+    for T, N, H, as_int in [(1, 1, 1, False), (1, 3, 2, True), (5, 1, 3, False), (7, 4, 2, False), (6, 5, 4, True)]:
+        hs, lengths = rng.standard_normal((T, N, H)), _lengths(rng, T, N)
+        mask = np.arange(T)[:, None] < lengths
+        cases.append(Case(f"T={T}, N={N}, H={H}, {'0/1' if as_int else 'bool'} mask",
+                          [Step("masked_mean_pool", args=(hs, mask.astype(int) if as_int else mask))]))
+    return cases
+
+
+_DECODER = """
+def step(token, h):
+    h = np.tanh(E[token] + h @ W.T)
+    z = h @ O.T + b
+    z = z - z.max()
+    return z - np.log(np.exp(z).sum()), h
+"""
+
+
+def _decoder(rng, V, H, end, end_bias):
+    """A random numpy decoder (embedding, tanh RNN step, log-softmax over V tokens; the start token is id V)."""
+    E, W, O, b = rng.standard_normal((V + 1, H)), rng.standard_normal((H, H)), 2 * rng.standard_normal((V, H)), np.zeros(V)
+    b[end] = end_bias
+    return Fn(_DECODER, consts={"E": E, "W": W, "O": O, "b": b}), rng.standard_normal(H)
+
+
+@register("greedy_decode", seed=20260425, outputs=("tokens", "logp"))
+def _greedy_decode(rng):
+    cases = []
+    for V, H, end, end_bias, max_len in [(2, 1, 0, 0.0, 1), (3, 2, 1, -1.0, 6), (5, 4, 0, 0.5, 8), (6, 3, 4, -0.5, 12),
+                                          (4, 5, 2, 1.5, 10), (7, 4, 0, -3.0, 5)]:
+        for trial in range(2):
+            step, h0 = _decoder(rng, V, H, end, end_bias)
+            cases.append(Case(f"random decoder, V={V}, max_len={max_len}, trial {trial}",
+                              [Step("greedy_decode", args=(step, h0, V, max_len, end))]))
+    return cases
+
+
+@register("beam_search", seed=20260426, outputs=("tokens", "score"))
+def _beam_search(rng):
+    cases = []
+    for V, H, end, end_bias, width, max_len, alpha in [
+            (2, 2, 0, 0.0, 1, 1, 0.0), (3, 3, 0, -0.5, 2, 5, 0.0), (3, 3, 0, -0.5, 2, 5, 1.0), (4, 4, 1, 0.0, 3, 6, 0.6),
+            (5, 3, 0, -1.0, 4, 8, 1.0), (6, 4, 2, 0.5, 2, 7, None), (4, 5, 0, -2.0, 5, 9, 0.75), (3, 3, 0, -1.0, 27, 3, 0.5)]:
+        for trial in range(2):
+            step, h0 = _decoder(rng, V, H, end, end_bias)
+            args = (step, h0, V, width, max_len, end) + (() if alpha is None else (alpha,))
+            cases.append(Case(f"random decoder, V={V}, beam_width={width}, max_len={max_len}, alpha={alpha}, "
+                              f"trial {trial}", [Step("beam_search", args=args)]))
+    # Hand-made trees (the state is the prefix read so far): finished hypotheses must leave the beam and be kept.
+    for perm in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
+        def p(q, perm=perm):
+            out = [0.0] * 3
+            for old, new in enumerate(perm):
+                out[new] = q[old]
+            return out
+
+        A, B, eos = perm[1], perm[2], perm[0]
+        rows = [[[3], p([0.45, 0.4, 0.15])], [[3, A], p([0.05, 0.5, 0.45])], [[3, A, A], p([0.2, 0.4, 0.4])],
+                [[3, A, B], p([0.99, 0.005, 0.005])]]
+        step = Fn(_TABLE, consts={"rows": rows, "fallback": p([1.0, 1e-9, 1e-9])})
+        cases.append(Case(f"finished hypotheses leave the beam, token ids {perm}",
+                          [Step("beam_search", args=(step, (), 3, 2, 4, eos, 1.0))]))
+        rows = [[[3], p([0.1, 0.5, 0.4])], [[3, A], p([0.3, 0.35, 0.35])], [[3, B], p([0.05, 0.05, 0.9])]]
+        step = Fn(_TABLE, consts={"rows": rows, "fallback": p([1.0, 0.0, 0.0])})
+        cases.append(Case(f"greedy fails where the beam succeeds, token ids {perm}",
+                          [Step("beam_search", args=(step, (), 3, 2, 5, eos, 0.0))]))
+    return cases
+
+
+_TABLE = """
+def step(token, prefix):
+    prefix = tuple(prefix) + (int(token),)
+    table = {tuple(k): v for k, v in rows}
+    with np.errstate(divide="ignore"):
+        return np.log(np.array(table.get(prefix, fallback), dtype=float)), prefix
+"""

@@ -36,6 +36,7 @@ class Outcome:
     student: str
     shard: Path | None = None
     worker: autograde.WorkerOutcome | None = None
+    grades: dict | None = None  # the shard's grades, read as soon as its worker ended
     verification: verify.Verification | None = None
     submission_sha256: str = ""
     error: str = ""
@@ -65,6 +66,7 @@ def _job(course, source, assignment, student, template_db, workspace, limits, ce
             out.shard = autograde.make_shard(course, assignment, student, template_db, workspace)
             out.worker = autograde.run_shard(course, out.shard, assignment, student, workspace, limits, cell_timeout,
                                              feedback=feedback, hide=extra_hide)
+            out.grades = autograde.read_shard(out.shard, assignment, student)
         if verify_on:
             hide = [*course.secrets(), Path(workspace), *extra_hide]
             if sub.exists():
@@ -84,12 +86,16 @@ def _merge(course, source, out, ledger_path):
     """Main thread only: gradebook merge, copies, ledger row."""
     if out.shard is not None and out.worker is not None:
         try:
-            autograde.merge(course, out.shard, out.assignment, out.student, out.worker)
+            autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success)
             autograde.copy_results(course, out.shard, out.assignment, out.student)
         except Exception as exc:
             out.error = (out.error + "; " if out.error else "") + f"merge failed: {exc}"[:300]
         finally:
             shutil.rmtree(out.shard, ignore_errors=True)
+    _record(source, out, ledger_path)
+
+
+def _record(source, out, ledger_path):
     v = out.verification
     flags = ledger.flags_for(v, out.worker) if v is not None else []
     if out.error:
@@ -180,15 +186,23 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(_job, course, sources[a], a, s, templates.get(a), workspace, limits, cell_timeout,
                                    feedback, verify_on, list(extra_hide), autograde_on) for a, s in jobs]
+            done = []
             for fut in concurrent.futures.as_completed(futures):
                 out = fut.result()
                 _merge(course, sources[out.assignment], out, course.verified_db)
+                done.append(out)
                 report.job_seconds.append(out.seconds)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(f"{out.student} ({out.assignment})", refresh=False)
         if bar is not None:
             bar.close()
+        # Write every result once more: whatever a student's code did to the gradebook or the ledger while the
+        # batch ran (possible only without namespace isolation), the stored grades are the workers' results.
+        for out in done:
+            if out.grades is not None and out.worker is not None:
+                autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success)
+            _record(sources[out.assignment], out, course.verified_db)
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
     csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"

@@ -85,6 +85,8 @@ def tampering(functions, nb_scores):
     nb_fn = function_scores(nb_scores, [f["function"] for f in functions])
     for f in functions:
         got = nb_fn.get(f["function"])
+        if f["status"] == "unverified":
+            continue  # no cases for it: the instructor's configuration, not the student, is at fault
         if got is not None and got > f["verified"] + 1e-9:
             flags.append(f"suspected tampering: `{f['function']}` nbgrader {got:g} > verified {f['verified']:g} "
                          f"({f['status']}: {f['message'][:160]})")
@@ -96,7 +98,8 @@ def flags_for(verification, worker=None):
     flags = []
     for f in verification.functions:
         if f.status == "unverified":
-            flags.append(f"unverified `{f.function}`: {f.message[:160]}")
+            flags.append(f"unverified `{f.function}` (verified 0; add its cases to rnncore/instructor/cases.py): "
+                         f"{f.message[:160]}")
     if verification.error:
         flags.append(f"not verifiable: {verification.error[:160]}")
     if worker is not None and not worker.success:
