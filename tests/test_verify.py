@@ -71,7 +71,7 @@ def test_every_test_cell_maps_to_a_graded_function(name):
 @pytest.mark.parametrize("name", assignments())
 def test_every_graded_function_has_cases_the_reference_accepts(name):
     for function in _source(name).functions:
-        spec, wired, _, expected = verify.plan_for(function)
+        spec, wired, _, expected, _ = verify.plan_for(function)
         labels = [w["label"] for w in wired]
         assert len(wired) >= 4, f"{function}: only {len(wired)} cases"
         assert len(set(labels)) == len(labels), f"{function}: two cases share a label: {labels}"
@@ -87,7 +87,7 @@ def test_cases_are_the_same_every_time():
 
 
 def test_generic_cases_need_an_entry_for_unknown_parameters():
-    with pytest.raises(cases.NoCases, match="cannot fill the parameter `params`"):
+    with pytest.raises(cases.NoCases, match="cannot fill the parameter `hx`"):
         cases.spec_for("stacked_forward")
     with pytest.raises(cases.NoCases, match="rnncore has no function `no_such_function`"):
         cases.spec_for("no_such_function")
@@ -137,7 +137,7 @@ def _describe(value):
     (np.ones((2, 3)), np.ones((2, 3)), None),
     (np.ones((2, 3)), np.ones((3, 2)), "has shape (3, 2); expected (2, 3)"),
     (np.ones((2, 3)), np.ones((2, 3)).tolist(), "must be a numpy array (np.ndarray), got list"),
-    (np.ones(3), np.ma.masked_array(np.ones(3)), "must be a numpy array (np.ndarray), got numpy.ma.core.MaskedArray"),
+    (np.ones(3), np.ma.masked_array(np.ones(3)), "must be a numpy array (np.ndarray), got numpy.ma.MaskedArray"),
     (np.ones(3), np.array([1.0, np.nan, 1.0]), "contains NaN or inf"),
     (np.ones(3), np.array([1.0, 1.0 + 1e-5, 1.0]), "differs in 1 of 3 entries"),
     (5, 5, None),
@@ -149,7 +149,10 @@ def _describe(value):
     ("bounded", "bounded", None),
     ("bounded", "vanishing", "is wrong"),
     ({"a": np.ones(2)}, {"a": np.ones(2), "b": np.ones(2)}, "has keys ['a', 'b']; expected ['a']"),
-    ([np.ones(2)], (np.ones(2),), None),
+    ([np.ones(2)], [np.ones(2)], None),
+    ([np.ones(2)], (np.ones(2),), "must be a list, got tuple"),
+    ([3, 1], np.array([3, 1]), None),
+    ([3, 1], [3, True], "must be a list of ints"),
 ])
 def test_compare_value_checks_type_shape_and_value(ref, got, problem):
     node, blobs = _describe(got)

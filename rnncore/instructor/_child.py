@@ -59,9 +59,15 @@ def _main():
     import numpy as np
 
     np.seterr(all="ignore")
+    import contextlib
+
+    lock = lambda name: contextlib.nullcontext()  # noqa: E731
     try:
         import rnncore  # noqa: F401  (the stand-in, loaded before the hook)
+        import rnncore._lock
         import rnncore.grading  # noqa: F401
+
+        lock = rnncore._lock.locked
     except Exception as exc:  # a broken stand-in must not stop the verification of everything else
         sys.stderr.write(f"the rnncore stand-in failed to import: {exc!r}\n")
 
@@ -75,11 +81,12 @@ def _main():
     read_roots = tuple(plan["read_roots"])
     write_root = plan["write_root"]
     deny_roots = tuple(plan["deny_roots"])
+    data_roots = tuple(plan.get("data_roots", []))
     realpath, fsdecode, sep = os.path.realpath, os.fsdecode, os.sep
     blocked_prefixes = ("ctypes.", "socket.", "subprocess.", "os.exec", "os.spawn", "os.posix_spawn", "os.fork",
                         "os.kill", "os.setuid", "os.setgid", "os.chdir", "os.fchdir", "os.chmod", "os.chown",
                         "os.link", "os.symlink", "os.rename", "os.truncate", "os.utime", "os.setx", "os.removex",
-                        "sqlite3.", "pty.", "os.system", "os.putenv", "os.unsetenv", "sys.addaudithook",
+                        "sqlite3.", "pty.", "os.system", "sys.addaudithook",
                         "fcntl.", "os.startfile", "webbrowser.", "urllib.", "http.", "ftplib.", "smtplib.",
                         "telnetlib.", "imaplib.", "poplib.", "nntplib.")
 
@@ -90,11 +97,12 @@ def _main():
         if isinstance(raw, int):
             return True  # an already open descriptor
         path = realpath(fsdecode(raw))
-        if under(path, deny_roots):
+        if under(path, deny_roots) and not (not writing and under(path, data_roots)):
             return False
         if writing:
             return under(path, (write_root,))
-        return under(path, read_roots + (write_root, "/dev/null", "/dev/urandom", "/dev/zero"))
+        return under(path, read_roots + data_roots + (write_root, "/dev/null", "/dev/urandom", "/dev/zero", "/proc/self",
+                                         "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu"))
 
     def hook(event, args):
         if event == "open":
@@ -161,8 +169,9 @@ def _main():
         for case in fn["cases"]:
             outputs = []
             try:
-                run_case(case, blobs, lookup, lambda index, value: outputs.append(
-                    {"step": index, "tree": describe(value, out_blobs)}))
+                with lock(fn["name"]):  # rnncore's reference functions raise while a student's function runs
+                    run_case(case, blobs, lookup, lambda index, value: outputs.append(
+                        {"step": index, "tree": describe(value, out_blobs)}))
                 results.append({"outputs": outputs})
             except BaseException as exc:  # noqa: B036
                 results.append({"error": brief(exc)})

@@ -44,7 +44,12 @@ def encode(value, blobs):
         blobs.append(npy_bytes(value))
         return {"$a": len(blobs) - 1}
     if isinstance(value, np.generic):
-        return {"$np": value.dtype.str, "v": value.item() if np.isfinite(value) else str(value.item())}
+        item = value.item()
+        if isinstance(item, str):
+            return item
+        if isinstance(item, (bytes, complex)) or value.dtype.kind not in "biuf":
+            raise TypeError(f"encode: cannot send a {type(value).__name__} to the sandbox")
+        return {"$np": value.dtype.str, "v": item if np.isfinite(value) else str(item)}
     if isinstance(value, float) and not math.isfinite(value):
         return {"$f": repr(value)}
     if value is None or isinstance(value, (bool, int, float, str)):

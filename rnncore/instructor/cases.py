@@ -98,11 +98,15 @@ class Step:
 
 @dataclass
 class Case:
-    """A labelled list of steps; `inputs` are named values made first (e.g. a dict an update changes in place)."""
+    """A labelled list of steps; `inputs` are named values made first (e.g. a dict an update changes in place).
+
+    `expect` holds data only the parent sees, for a Spec with its own `check` (never sent to the sandbox).
+    """
 
     label: str
     steps: list
     inputs: dict = field(default_factory=dict)
+    expect: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +121,8 @@ class Spec:
     solution_for: tuple = ()  # functions replaced by the instructor's solution while this one is verified
     reference: dict = field(default_factory=dict)  # name -> callable, overriding rnncore for these names
     outputs: tuple = ()  # names of the outputs (default: read from the reference's docstring)
+    check: object = None  # callable(case, values) -> list of problems, instead of comparing with the reference
+    slow: bool = False  # takes seconds (training a model): the test suite verifies it only when it must
 
     def cases(self):
         """The cases, rebuilt from the seed (identical every time)."""
@@ -126,12 +132,18 @@ class Spec:
 REGISTRY = {}
 
 
-def register(function, *, seed, atol=1e-8, rtol=1e-6, solution_for=(), reference=None, outputs=()):
-    """Decorator: register `make(rng) -> [Case, ...]` as the explicit cases of `function`."""
+def register(function, *, seed, atol=1e-8, rtol=1e-6, solution_for=(), reference=None, outputs=(), check=None,
+             slow=False):
+    """Decorator: register `make(rng) -> [Case, ...]` as the explicit cases of `function`.
+
+    check : optional callable(case, values) -> list of problems (str), for functions whose answer is not unique
+            (a trained model, say): `values` are the student's outputs of the compared steps, as plain numpy and
+            Python values; the reference is then not run.
+    """
 
     def deco(make):
         REGISTRY[function] = Spec(function, make, seed, atol, rtol, tuple(solution_for), dict(reference or {}),
-                                  tuple(outputs))
+                                  tuple(outputs), check, slow)
         return make
 
     return deco
@@ -610,3 +622,117 @@ def step(token, prefix):
     with np.errstate(divide="ignore"):
         return np.log(np.array(table.get(prefix, fallback), dtype=float)), prefix
 """
+
+
+# ------------------------------------------------------------------------------ explicit entries: ch07_applications
+_TEXTS = ["z", "ba", "To be, or not to be:\nthat is the question.", "aaaa", "Ünïcödé ßtraße – ✓"]
+_ALPHABET = list("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-éñß")
+
+
+def _texts(rng):
+    return _TEXTS + ["".join(rng.choice(_ALPHABET, size=n)) for n in (1, 9, 60)]
+
+
+@register("build_vocab", seed=20260427)
+def _build_vocab(rng):
+    return [Case(f"text {k} ({len(t)} characters)", [Step("build_vocab", args=(t,))]) for k, t in enumerate(_texts(rng))]
+
+
+@register("encode", seed=20260428)
+def _encode(rng):
+    cases = []
+    for k, text in enumerate(_texts(rng)):
+        itos = sorted(set(text + "#"))  # a vocabulary with a character the text does not use
+        order = rng.permutation(len(itos))  # indices not in sorted order: stoi must be used, not sorting
+        stoi = {c: int(i) for c, i in zip(itos, order)}
+        cases.append(Case(f"text {k} ({len(text)} characters), shuffled indices", [Step("encode", args=(text, stoi))]))
+    cases.append(Case("empty text", [Step("encode", args=("", {"a": 0}))]))
+    return cases
+
+
+@register("decode", seed=20260429)
+def _decode(rng):
+    cases = []
+    for V, T, as_list in [(1, 1, False), (3, 5, True), (7, 20, False), (30, 50, True), (5, 0, False)]:
+        itos = [str(c) for c in rng.permutation(_ALPHABET)[:V]]
+        ids = rng.integers(0, V, size=T)
+        cases.append(Case(f"V={V}, T={T}, ids as {'list' if as_list else 'array'}",
+                          [Step("decode", args=(ids.tolist() if as_list else ids, itos))]))
+    return cases
+
+
+@register("sample_with_temperature", seed=20260430)
+def _sample_with_temperature(rng):
+    cases = []
+    for shape, tau, seed, scale in [((1,), 1.0, 0, 3), ((5,), 1.0, 1, 3), ((5,), 0.1, 2, 3), ((7,), 10.0, 3, 3),
+                                    ((4, 6), 0.7, 4, 3), ((1, 3), 2.0, 5, 3), ((3, 5), 1e-3, 6, 3), ((6,), 1.5, 7, 3),
+                                    ((5,), 1.0, 8, 1000), ((3, 4), 0.5, 9, 1000)]:
+        logits = scale * rng.standard_normal(shape)
+        steps = [Step("sample_with_temperature", args=(logits, tau, Rng(seed)), save="r1")]
+        # two draws from one Generator: exactly one rng.random() per row each time
+        rng_case = Rng(seed + 100)
+        big = ", large logits" if scale > 100 else ""
+        cases.append(Case(f"logits {shape}, temperature {tau}{big}", steps))
+        cases.append(Case(f"logits {shape}, temperature {tau}{big}, two draws from one Generator",
+                          [Step(None, args=(rng_case,), compare=False, save="g"),
+                           Step("sample_with_temperature", args=(logits, tau, Ref("g"))),
+                           Step("sample_with_temperature", args=(logits, tau, Ref("g")))]))
+    return cases
+
+
+@register("make_windows", seed=20260431)
+def _make_windows(rng):
+    cases = []
+    for L, window, horizon in [(2, 1, 1), (10, 3, 2), (25, 8, 1), (12, 11, 1), (40, 5, 7)]:
+        series = rng.standard_normal(L)
+        cases.append(Case(f"L={L}, window={window}, horizon={horizon}", [Step("make_windows",
+                                                                               args=(series, window, horizon))]))
+    return cases
+
+
+def _split_windows(series, split, window, horizon):
+    def cut(part):
+        N = len(part) - window - horizon + 1
+        X = np.array([part[n: n + window] for n in range(N)]).T[..., None]
+        Y = np.array([part[n + window: n + window + horizon] for n in range(N)])
+        return X, Y
+
+    return cut(series[:split]) + cut(series[split - window:])
+
+
+def _check_forecasts(case, values):
+    """The forecasts beat 0.75 x the better baseline (persistence, training mean) and repeat for the same seed."""
+    Y_te, base = case.expect["Y_te"], case.expect["baseline"]
+    first, again = values
+    for got in (first, again):
+        if type(got) is not np.ndarray or got.shape != Y_te.shape or got.dtype.kind not in "iuf":
+            return [f"`Y_pred` must be a float array of shape {Y_te.shape}"]
+        if not np.all(np.isfinite(got)):
+            return ["`Y_pred` contains NaN or inf"]
+    mse = float(np.mean((first - Y_te) ** 2))
+    if not mse < 0.75 * base:
+        return [f"the forecasts do not beat 0.75 x the better baseline (test MSE {mse:.4g}, baseline {base:.4g})"]
+    if not np.array_equal(first, again):
+        return ["two runs with the same seed give different forecasts"]
+    return []
+
+
+@register("train_forecaster", seed=20260432, check=_check_forecasts, slow=True)
+def _train_forecaster(rng):
+    from rnncore.realdata import load_sunspots
+
+    years, spots = load_sunspots()
+    split = int(np.searchsorted(years, 1921))
+    t = np.arange(280)
+    far = 3000 + 60 * np.sin(2 * np.pi * t / 17) + 6 * rng.standard_normal(280)
+    cases = []
+    for k, (series, sp, window, horizon, seed) in enumerate([(spots, split, 15, 2, 4), (far, 220, 20, 3, 5)]):
+        X_tr, Y_tr, X_te, Y_te = _split_windows(series, sp, window, horizon)
+        base = min(np.mean((X_te[-1, :, 0][:, None] - Y_te) ** 2), np.mean((Y_tr.mean() - Y_te) ** 2))
+        steps = [Step("train_forecaster", args=(X_tr, Y_tr, X_te, seed), save="first")]
+        # the first case trains twice with the same seed (the forecasts must repeat); the other reuses one run
+        steps.append(Step("train_forecaster", args=(X_tr, Y_tr, X_te, seed)) if k == 0 else
+                     Step(None, args=(Ref("first"),)))
+        cases.append(Case(f"{'sunspots' if k == 0 else 'a series around 3000'}, window {window}, horizon {horizon}",
+                          steps, expect={"Y_te": Y_te, "baseline": float(base)}))
+    return cases

@@ -278,11 +278,13 @@ def run(cells, functions, blobs, stubs, limits=Limits(), hide=(), preload=()):
     by_name = {f["name"]: f for f in functions}
     skip_cells = set()
     deny = [rnncore_dir()]
-    hide = [*hide, *deny, *(isolate.home_entries_to_hide() if mode == "namespaces" else [])]
+    data = [os.path.join(rnncore_dir(), "data")]  # rnncore's shipped data sets stay readable, its code does not
+    code = [str(p) for p in Path(rnncore_dir()).rglob("*") if p.is_file() and not str(p).startswith(data[0] + os.sep)]
+    hide = [*hide, *code, *(isolate.home_entries_to_hide() if mode == "namespaces" else [])]
     files = {m: os.path.join(rnncore_dir(), "__init__.py" if m == "rnncore" else m.split(".", 1)[1] + ".py")
              for m in stubs}
     base = {"stubs": stubs, "stub_files": files, "preload": list(preload), "read_roots": sorted(set(child_sys_path())),
-            "deny_roots": deny}
+            "deny_roots": deny, "data_roots": data}
     attempts = between = 0
     with tempfile.TemporaryDirectory(prefix="rnngrade-sbx-") as workdir:
         while pending and attempts < len(cells) + len(functions) + 2:

@@ -1,16 +1,16 @@
-"""The stand-in `rnncore` package a sandbox imports: the helpers students may use, and stubs for the rest.
+"""The stand-in `rnncore` package a sandbox imports: rnncore without the functions graded in the assignment.
 
 Built from rnncore's own source, module by module, so it stays in step with the package: every public name
-still exists (imports in the notebook keep working), but only functions that rnncore leaves unlocked while a
-student's function is graded (`sigmoid`, `rel_error`, the data sets, `grading`, ...) and the classes keep their
-code. Every locked reference function, every private helper nothing kept needs, and every function graded in
-the assignment being verified (even a helper such as `eval_numerical_gradient_array`) becomes a stub that raises
-ReferenceLockedError. The stub's source holds no graded function's body, so reading it reveals nothing.
+still exists (imports in the notebook keep working). Every function graded in the assignment being verified
+(even one rnncore normally leaves unlocked), and every private helper only graded functions use, becomes a stub
+that always raises ReferenceLockedError: the stand-in's source holds no graded function's body, so reading it
+reveals nothing. Everything else keeps its code and rnncore's own lock (`_protect_references`), exactly as in the
+student's kernel: a locked reference function works in the notebook's own cells (a data loader, say) but raises
+while a student's function is being checked (the sandbox runs each function's cases inside `_lock.locked`).
+The known-mistake catalogue is left out (its variants are built from the reference).
 """
 
 import ast
-import inspect
-import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,49 +60,25 @@ def _stub(name):
 '''
 
 
-def _unlocked_functions():
-    """Names of rnncore functions that stay usable while a student's function is graded (not `_rnncore_protected`)."""
-    import importlib
-
-    for path in sorted(PACKAGE.glob("*.py")):
-        if path.stem != "__init__":
-            importlib.import_module(f"rnncore.{path.stem}")  # import-time only; torch stays unimported
-    names = set()
-    for modname, module in list(sys.modules.items()):
-        if modname == "rnncore" or (modname.startswith("rnncore.") and modname.count(".") == 1):
-            for name, obj in vars(module).items():
-                if inspect.isfunction(obj) and not getattr(obj, "_rnncore_protected", False):
-                    names.add(name)
-    return names
-
-
 def _names_used(node):
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _module_stub(path, graded, unlocked):
-    """The stub source of one rnncore module."""
+def _module_stub(path, graded):
+    """The stand-in source of one rnncore module: graded functions (and helpers only they use) become stubs."""
     text = path.read_text()
     tree = ast.parse(text)
     defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-
-    def allowed(name):
-        node = defs[name]
-        if name in graded:
-            return False
-        if isinstance(node, ast.ClassDef):
-            return True
-        return not name.startswith("_") and name in unlocked
-
-    keep = {n for n in defs if allowed(n)}
-    # private helpers that kept code (or module-level statements) uses, to a fixed point
-    roots = [defs[n] for n in keep] + [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Expr))]
+    # Keep every definition except the graded ones; a private helper stays only if kept code uses it (a helper of
+    # a graded function alone may hold the heart of its answer).
+    keep = {n for n in defs if n not in graded and not n.startswith("_")}
+    roots = [defs[n] for n in keep] + [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef))]
     changed = True
     while changed:
         changed = False
         used = set().union(*(_names_used(n) for n in roots)) if roots else set()
         for name in used:
-            if name in defs and name not in keep and name.startswith("_") and name not in graded:
+            if name in defs and name not in keep and name not in graded:
                 keep.add(name)
                 roots.append(defs[name])
                 changed = True
@@ -115,8 +91,6 @@ def _module_stub(path, graded, unlocked):
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name not in keep:
             out.append(f"{node.name} = _stub({node.name!r})")
             continue
-        if isinstance(node, ast.Expr):
-            continue  # calls at import time (e.g. _protect_references()) are not needed
         start = (node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno) - 1
         # Every statement is guarded: a module that cannot fully load in the sandbox (it reads a data file, say)
         # must not break `import rnncore` for everyone; what failed simply stays undefined.
@@ -138,7 +112,6 @@ def stub_sources(graded=()):
     dict, e.g. {"rnncore": ..., "rnncore.rnn": ..., "rnncore.grading": ...}
     """
     graded = frozenset(graded)
-    unlocked = _unlocked_functions()
     sources = {"rnncore._stubs": _STUBS, "rnncore.mistakes": _MISTAKES}
     for path in sorted(PACKAGE.glob("*.py")):
         stem = path.stem
@@ -148,5 +121,5 @@ def stub_sources(graded=()):
         if stem in ("_lock", "_checks"):
             sources[name] = path.read_text()  # harmless helpers, no reference code
         else:
-            sources[name] = _module_stub(path, graded, unlocked)
+            sources[name] = _module_stub(path, graded)
     return sources

@@ -14,6 +14,7 @@ Example
 >>> result.verified, result.max_score
 """
 
+import ast
 import time
 from dataclasses import dataclass, field
 
@@ -74,7 +75,7 @@ def wire_case(case, blobs):
                        "save": s.save, "compare": bool(s.compare)} for s in case.steps]}
 
 
-_PLANS = {}  # function -> (spec, [wire cases], blobs, [[(step, reference value), ...] per case])
+_PLANS = {}  # function -> (spec, [wire cases], blobs, [[(step, reference value), ...] per case], [Case])
 
 
 def plan_for(function):
@@ -82,11 +83,15 @@ def plan_for(function):
     if function not in _PLANS:
         spec = cases.spec_for(function)
         blobs, wired, expected = [], [], []
-        for case in spec.cases():
+        made = spec.cases()
+        for case in made:
             w = wire_case(case, blobs)
             for step, ws in zip(case.steps, w["steps"]):
                 ws["_compare"] = step.compare  # the names to compare under (the child only needs the bool)
             wired.append(w)
+            if spec.check is not None:  # judged by the spec's own check: no reference run
+                expected.append([(i, None) for i, st in enumerate(case.steps) if st.compare])
+                continue
             outs = []
 
             def lookup(name, spec=spec):
@@ -95,8 +100,40 @@ def plan_for(function):
             with np.errstate(all="ignore"):
                 _wire.run_case(w, blobs, lookup, lambda index, value, outs=outs: outs.append((index, value)))
             expected.append(outs)
-        _PLANS[function] = (spec, wired, blobs, expected)
+        _PLANS[function] = (spec, wired, blobs, expected, made)
     return _PLANS[function]
+
+
+def materialise(node, blobs, depth=0):
+    """The plain value a sandbox described (arrays, numbers, str, None, lists, tuples, dicts); never unpickles."""
+    if not isinstance(node, dict) or depth > _wire.MAX_DEPTH:
+        return _Unsupported("malformed")
+    t = node.get("t")
+    if t in ("ndarray", "float", "int", "bool"):
+        value = _load(blobs, node)
+        if t == "ndarray":
+            return value
+        return {"float": float, "int": int, "bool": bool}[t](value)
+    if t == "str":
+        return node.get("v", "")
+    if t == "none":
+        return None
+    if t in ("list", "tuple"):
+        items = [materialise(i, blobs, depth + 1) for i in node.get("items", [])]
+        return items if t == "list" else tuple(items)
+    if t == "dict":
+        return {k: materialise(v, blobs, depth + 1) for k, v in node.get("items", [])}
+    return _Unsupported(node.get("tn", "?"))
+
+
+class _Unsupported:
+    """Stands for a value the sandbox could not describe as data."""
+
+    def __init__(self, tn):
+        self.tn = tn
+
+    def __repr__(self):
+        return f"<{self.tn}>"
 
 
 # ------------------------------------------------------------------------------ comparison
@@ -157,7 +194,7 @@ def compare_value(ref, node, blobs, what, atol, rtol):
         if isinstance(ref, list) and ref and all(type(v) is int for v in ref):
             return _int_sequence(ref, node, blobs, what, short)
         if isinstance(ref, (tuple, list)):
-            if t not in ("tuple", "list"):
+            if t != ("list" if isinstance(ref, list) else "tuple"):
                 return [f"`{what}` must be a {type(ref).__name__}, got {short}"]
             items = node.get("items", [])
             if len(items) != len(ref):
@@ -292,12 +329,12 @@ def verify(source, submission, limits=sandbox.Limits(), hide=()):
     groups, plans = {}, {}
     for function in source.functions:
         try:
-            spec, wired, blobs, expected = plan_for(function)
+            spec, wired, blobs, expected, _ = plan_for(function)
         except Exception as exc:  # no cases, or the reference refused them: this function cannot be verified
             plans[function] = exc if isinstance(exc, cases.NoCases) else cases.NoCases(
                 f"the cases of `{function}` failed in the reference: {type(exc).__name__}: {exc}"[:300])
             continue
-        plans[function] = (spec, wired, blobs, expected)
+        plans[function] = plan_for(function)
         # A step that only prepares inputs (a backward's forward, say) runs the instructor's solution when that
         # function is graded here too, as the in-kernel tests do: a wrong forward must not cost the backward.
         helpers = {st["call"] for w in wired for st in w["steps"]
@@ -308,11 +345,12 @@ def verify(source, submission, limits=sandbox.Limits(), hide=()):
     for solution_for, functions in groups.items():
         blobs, fn_plans = [], []
         for function in functions:
-            spec, wired, fblobs, _ = plans[function]
+            spec, wired, fblobs, _, _ = plans[function]
             offset = len(blobs)
             blobs += fblobs
             fn_plans.append({"name": function, "cases": [_shift(w, offset) for w in wired]})
-        run = sandbox.run(_cells(source, found, solution_for), fn_plans, blobs, stub_src, limits, hide=hide)
+        run = sandbox.run(_cells(source, found, solution_for), fn_plans, blobs, stub_src, limits, hide=hide,
+                          preload=_imports(source))
         outcomes.update(run.functions)
         result.cell_errors.update(run.cell_errors)
         result.notes += run.notes
@@ -328,6 +366,24 @@ def verify(source, submission, limits=sandbox.Limits(), hide=()):
     return result
 
 
+def _imports(source):
+    """Top-level modules the notebook's trusted cells import (loaded before the sandbox's audit hook: torch, say)."""
+    names = set()
+    for cell in source.cells:
+        if cell.kind != "trusted":
+            continue
+        try:
+            tree = ast.parse(notebook.to_python(cell.source))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+    return sorted(n for n in names if n.split(".")[0] != "rnncore")
+
+
 def _shift(tree, offset):
     """Renumber the array references of a wired case by `offset` (cases of several functions share one list)."""
     if isinstance(tree, list):
@@ -340,7 +396,7 @@ def _shift(tree, offset):
 
 
 def _judge(function, points, plan, outcome, found, cell_errors):
-    spec, wired, _, expected = plan
+    spec, wired, _, expected, made = plan
     if function not in found:
         return FunctionVerdict(function, points, 0.0, "missing", "no answer cell with this grade_id")
     if outcome is None:
@@ -352,7 +408,7 @@ def _judge(function, points, plan, outcome, found, cell_errors):
         return FunctionVerdict(function, points, 0.0, "failed", outcome.failure + hint)
     if len(outcome.cases) != len(wired):
         return FunctionVerdict(function, points, 0.0, "failed", "the sandbox returned the wrong number of cases")
-    for w, got, exp in zip(wired, outcome.cases, expected):
+    for w, got, exp, case in zip(wired, outcome.cases, expected, made):
         if not isinstance(got, dict):
             return FunctionVerdict(function, points, 0.0, "failed", "malformed result")
         if "error" in got:
@@ -361,6 +417,16 @@ def _judge(function, points, plan, outcome, found, cell_errors):
                 message += " (only code inside the answer cells is graded)"
             return FunctionVerdict(function, points, 0.0, "error", f"{w['label']}: {message}")
         outs = {o.get("step"): o.get("tree") for o in got.get("outputs", []) if isinstance(o, dict)}
+        if spec.check is not None:
+            if any(index not in outs for index, _ in exp):
+                return FunctionVerdict(function, points, 0.0, "failed", f"{w['label']}: no output")
+            try:
+                problems = spec.check(case, [materialise(outs[index], outcome.blobs) for index, _ in exp])
+            except Exception as exc:  # a value of the wrong kind: the student's, not ours
+                problems = [f"unusable result ({type(exc).__name__}: {exc})"[:200]]
+            if problems:
+                return FunctionVerdict(function, points, 0.0, "wrong", f"{w['label']}: {problems[0]}")
+            continue
         for index, ref in exp:
             if index not in outs:
                 return FunctionVerdict(function, points, 0.0, "failed", f"{w['label']}: no output")
