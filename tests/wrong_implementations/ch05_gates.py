@@ -30,7 +30,8 @@ WRONG = [
     ("gru_z_swapped", "gru_step_forward",
      [("h_next = (1 - z) * n + z * h_prev", "h_next = z * n + (1 - z) * h_prev")], "gru_step_forward"),
     ("gru_reset_skips_bias", "gru_step_forward",
-     [("n = np.tanh(ax[:, 2 * H:] + r * ah_n)", "n = np.tanh(ax[:, 2 * H:] + r * (ah_n - b_hh[2 * H:]) + b_hh[2 * H:])")],
+     [("n = np.tanh(ax[:, 2 * H:] + r * ah_n)",
+       "n = np.tanh(ax[:, 2 * H:] + r * (ah_n - b_hh[2 * H:]) + b_hh[2 * H:])")],
      "gru_step_forward"),
     # gru_forward
     ("gru_forward_zeros_not_h0", "gru_forward", [("h = h0", "h = np.zeros_like(h0)")], "gru_forward"),
