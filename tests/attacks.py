@@ -222,8 +222,9 @@ def _sabotage(src, function, body):
 ALL = ["monkeypatch", "transformer", "reference", "unlock", "loop_forever", "loop_catching_interrupt", "memory",
        "exit_cell", "sys_exit_in_function", "kill_parent", "tests_deleted", "tests_edited", "tests_duplicated",
        "answer_forged_before", "solution_in_added_cell", "fake_success", "read_solutions", "gradebook_vandal"]
-# A representative set for every other assignment: the attacks that depend on the assignment's own code.
-REPRESENTATIVE = ["monkeypatch", "transformer", "unlock", "read_solutions"]
+# A representative set for every other assignment: the attacks that depend on the assignment's own code (its
+# checks, its test cells, its graded functions and their signatures).
+REPRESENTATIVE = ["monkeypatch", "transformer", "unlock"]
 
 
 def write(nb, path):

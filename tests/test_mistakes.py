@@ -200,6 +200,20 @@ def test_mistakes_are_locked_like_the_reference():
         grading.run_student("rnn_forward", lambda **kw: rnncore.mistakes.rnn_forward(**kw), **inputs)
 
 
+def test_every_mistake_and_helper_is_locked_under_its_own_name_too():
+    """Each catalogued variant, its module-level name and the helpers that could compute the reference all raise."""
+    helpers = ["_numerical_gradient", "_bptt_by_steps", "_doubling_scan"]
+    with rnncore._lock.locked("some_function"):
+        for entries in CATALOGUE.values():
+            for entry in entries:
+                assert getattr(rnncore.mistakes, entry.compute.__name__) is entry.compute, entry.name
+                with pytest.raises(rnncore._lock.ReferenceLockedError):
+                    entry.compute()
+        for name in helpers:
+            with pytest.raises(rnncore._lock.ReferenceLockedError):
+                getattr(rnncore.mistakes, name)()
+
+
 def test_gate_blocks_are_named_when_no_mistake_matches():
     H = 2
     expected = np.zeros((4 * H, 3))

@@ -4,8 +4,9 @@ nbgrader runs the tests in the student's own kernel (see the instructor guide), 
 end with a statement (a final bare expression is read as a partial-credit score), call students' functions only
 through `grading.run_student` (inputs copied, warnings silenced, the reference locked), coerce what they return
 (`grading.as_array`, an exact `type(...)` check, or a checking helper of the notebook's locked cells), never use
-rnncore's reference, and in hidden tests never print or reveal expected values; a hidden test cell is one hidden
-region under comment lines, and every graded function has a visible and a hidden test cell.
+rnncore's reference (its data sets and grading helpers are fine), and in hidden tests never print or reveal
+expected values; a hidden test cell is one hidden region under comment lines, and every graded function has a
+visible and a hidden test cell.
 """
 
 import ast
@@ -20,6 +21,13 @@ from rnncore.instructor import notebook
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
+def _data(name):
+    """rnncore names a test cell may use: the grading helpers and the data sets (never a reference function)."""
+    import rnncore.datasets
+
+    return name == "grading" or name.startswith("load_") or name in vars(rnncore.datasets)
+
+
 def problems(code, functions, helpers, hidden_cell):
     """The rules a test cell's `code` breaks (list of str); `functions` are the graded ones, `helpers` locked ones."""
     out = []
@@ -31,11 +39,12 @@ def problems(code, functions, helpers, hidden_cell):
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
             out.append(f"calls the student's `{node.func.id}` directly, not through grading.run_student")
-        if isinstance(node, ast.Name) and node.id == "rnncore" or isinstance(node, ast.Attribute) and isinstance(
-                node.value, ast.Name) and node.value.id == "rnncore":
-            out.append("uses rnncore (the reference must never run in the student's kernel)")
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and any("rnncore" in (a.name or "") for a in node.names) \
-                or isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnncore"):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "rnncore" \
+                and not _data(node.attr):
+            out.append(f"uses rnncore.{node.attr} (the reference must never run in the student's kernel)")
+        if isinstance(node, ast.Import) and any(a.name.startswith("rnncore.") for a in node.names) or isinstance(
+                node, ast.ImportFrom) and (node.module or "").startswith("rnncore") and not all(
+                _data(a.name) for a in node.names):
             out.append("imports from rnncore")
     if hidden_cell:
         regions = HIDDEN.findall(code)
@@ -89,7 +98,8 @@ def test_every_graded_function_has_a_visible_and_a_hidden_test_cell(name):
 @pytest.mark.parametrize("code,rule", [
     ("out = grading.run_student(f, g, 1)\nout", "bare expression"),
     ("got = rnn_forward(x)\nprint('ok')", "directly"),
-    ("import rnncore\nexpected = rnncore.rnn_forward(x)", "rnncore"),
+    ("import rnncore\nexpected = rnncore.rnn_forward(x)", "rnncore.rnn_forward"),
+    ("from rnncore import rnn_forward", "imports from rnncore"),
     ("# hidden\n### BEGIN HIDDEN TESTS\nprint(expected)\n### END HIDDEN TESTS", "prints or reveals"),
     ("# hidden\n### BEGIN HIDDEN TESTS\nx = grading.run_student(f, rnn_forward, 1)\n### END HIDDEN TESTS", "coerce"),
     ("x = 1\n### BEGIN HIDDEN TESTS\ny = 2\n### END HIDDEN TESTS", "outside its hidden region"),

@@ -101,8 +101,9 @@ def _main():
             return False
         if writing:
             return under(path, (write_root,))
-        return under(path, read_roots + data_roots + (write_root, "/dev/null", "/dev/urandom", "/dev/zero", "/proc/self",
-                                         "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu"))
+        devices = ("/dev/null", "/dev/urandom", "/dev/zero", "/proc/self", "/proc/cpuinfo", "/proc/meminfo",
+                   "/sys/devices/system/cpu")
+        return under(path, read_roots + data_roots + (write_root, *devices))
 
     def hook(event, args):
         if event == "open":
@@ -150,7 +151,7 @@ def _main():
         error = None
         try:
             exec(compile(cell["code"], f"<{cell['kind']} cell {cell['id']}>", "exec", dont_inherit=True), ns)
-        except BaseException as exc:  # noqa: B036 (SystemExit and KeyboardInterrupt from student code too)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
             error = brief(exc)
         send({"e": "cell_end", "i": cell["i"], "error": error})
 
@@ -170,10 +171,10 @@ def _main():
             outputs = []
             try:
                 with lock(fn["name"]):  # rnncore's reference functions raise while a student's function runs
-                    run_case(case, blobs, lookup, lambda index, value: outputs.append(
-                        {"step": index, "tree": describe(value, out_blobs)}))
+                    run_case(case, blobs, lookup, lambda index, value, outputs=outputs, out_blobs=out_blobs:
+                             outputs.append({"step": index, "tree": describe(value, out_blobs)}))
                 results.append({"outputs": outputs})
-            except BaseException as exc:  # noqa: B036
+            except BaseException as exc:  # whatever the student's code raises
                 results.append({"error": brief(exc)})
         sizes = [len(b) for b in out_blobs]
         send({"e": "result", "name": fn["name"], "cases": results, "sizes": sizes}, b"".join(out_blobs))

@@ -25,7 +25,7 @@ import math
 import re
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +122,7 @@ class Spec:
     reference: dict = field(default_factory=dict)  # name -> callable, overriding rnncore for these names
     outputs: tuple = ()  # names of the outputs (default: read from the reference's docstring)
     check: object = None  # callable(case, values) -> list of problems, instead of comparing with the reference
+    exact_int: bool = False  # an int result must be a Python int (not a numpy integer), as the notebook demands
     slow: bool = False  # takes seconds (training a model): the test suite verifies it only when it must
 
     def cases(self):
@@ -133,7 +134,7 @@ REGISTRY = {}
 
 
 def register(function, *, seed, atol=1e-8, rtol=1e-6, solution_for=(), reference=None, outputs=(), check=None,
-             slow=False):
+             exact_int=False, slow=False):
     """Decorator: register `make(rng) -> [Case, ...]` as the explicit cases of `function`.
 
     check : optional callable(case, values) -> list of problems (str), for functions whose answer is not unique
@@ -143,7 +144,7 @@ def register(function, *, seed, atol=1e-8, rtol=1e-6, solution_for=(), reference
 
     def deco(make):
         REGISTRY[function] = Spec(function, make, seed, atol, rtol, tuple(solution_for), dict(reference or {}),
-                                  tuple(outputs), check, slow)
+                                  tuple(outputs), check, exact_int, slow)
         return make
 
     return deco
@@ -159,7 +160,7 @@ def spec_for(function):
 
 
 # ------------------------------------------------------------------------------ the reference, read from source
-@lru_cache(maxsize=None)
+@cache
 def _definitions():
     """{name: (module stem, ast.FunctionDef)} for every public top-level function of rnncore."""
     found = {}
@@ -381,10 +382,11 @@ def _softmax_cross_entropy(rng):
     return cases
 
 
-@register("param_count", seed=20260415)
+@register("param_count", seed=20260415, exact_int=True)
 def _param_count(rng):
     rows = [(1, 1, None, "rnn"), (10, 20, None, "lstm"), (7, 3, 11, "gru"), (64, 128, 50, "lstm"), (5, 9, 2, "rnn")]
-    return [Case(f"D={D}, H={H}, V={V}, cell={cell!r}", [Step("param_count", args=(D, H), kwargs={"V": V, "cell": cell})])
+    return [Case(f"D={D}, H={H}, V={V}, cell={cell!r}",
+                 [Step("param_count", args=(D, H), kwargs={"V": V, "cell": cell})])
             for D, H, V, cell in rows] + [Case("D=3, H=4 (defaults)", [Step("param_count", args=(3, 4))])]
 
 
@@ -424,7 +426,8 @@ def _rnn_tbptt(rng):
     for T, N, D, H, V, k, lr in [(1, 1, 2, 3, 2, 1, 0.0), (1, 2, 3, 2, 4, 3, 0.2), (7, 1, 3, 4, 3, 3, 0.3),
                                  (9, 3, 2, 5, 4, 2, 0.5), (6, 2, 4, 3, 5, 6, 0.2), (5, 2, 3, 4, 3, 2, None)]:
         x, y, h0 = rng.standard_normal((T, N, D)), rng.integers(0, V, size=(T, N)), rng.standard_normal((N, H))
-        params = {"W_ih": rng.standard_normal((H, D)) / np.sqrt(D), "W_hh": 1.5 * rng.standard_normal((H, H)) / np.sqrt(H),
+        params = {"W_ih": rng.standard_normal((H, D)) / np.sqrt(D),
+                  "W_hh": 1.5 * rng.standard_normal((H, H)) / np.sqrt(H),
                   "b_ih": rng.standard_normal(H), "b_hh": rng.standard_normal(H),
                   "W": rng.standard_normal((V, H)), "b": rng.standard_normal(V)}
         label = f"T={T}, N={N}, D={D}, H={H}, V={V}, k={k}" + ("" if lr is None else f", SGD lr={lr}")
@@ -496,7 +499,8 @@ def _gradient_regime(rng):
     rows += [(Q, 1.0, None, "orthogonal 6 x 6"), (0.97 * Q, 1.0, 1e-8, "0.97 x orthogonal"),
              ((1 + 1e-10) * Q, 1.0, None, "(1 + 1e-10) x orthogonal, default tol"),
              ((1 + 1e-10) * Q, 1.0, 0.0, "(1 + 1e-10) x orthogonal, tol = 0"),
-             (4 * Q, 0.25, 1e-8, "4 x orthogonal, gamma = 1/4"), (upper, 1.0, 1e-8, "upper triangular, eigenvalues 0.8"),
+             (4 * Q, 0.25, 1e-8, "4 x orthogonal, gamma = 1/4"),
+             (upper, 1.0, 1e-8, "upper triangular, eigenvalues 0.8"),
              (upper / 5, 1.0, 1e-8, "upper triangular / 5"), (1.3 * Q, None, None, "1.3 x orthogonal, defaults")]
     cases = []
     for W, gamma, tol, label in rows:
@@ -530,7 +534,8 @@ def _bidirectional_rnn_forward(rng):
         h0f, h0b = rng.standard_normal((N, H)), rng.standard_normal((N, H))
         args = (x, h0f, h0b, pf, pb) + ((_lengths(rng, T, N),) if use_lengths else ())
         kwargs = {} if nl is None else {"nonlinearity": nl}
-        cases.append(Case(f"T={T}, N={N}, D={D}, H={H}, {nl or 'default'}, lengths {'given' if use_lengths else 'None'}",
+        given = "given" if use_lengths else "None"
+        cases.append(Case(f"T={T}, N={N}, D={D}, H={H}, {nl or 'default'}, lengths {given}",
                           [Step("bidirectional_rnn_forward", args=args, kwargs=kwargs)]))
     return cases
 
@@ -566,7 +571,8 @@ def step(token, h):
 
 def _decoder(rng, V, H, end, end_bias):
     """A random numpy decoder (embedding, tanh RNN step, log-softmax over V tokens; the start token is id V)."""
-    E, W, O, b = rng.standard_normal((V + 1, H)), rng.standard_normal((H, H)), 2 * rng.standard_normal((V, H)), np.zeros(V)
+    E, W, O, b = (rng.standard_normal((V + 1, H)), rng.standard_normal((H, H)), 2 * rng.standard_normal((V, H)),
+                  np.zeros(V))
     b[end] = end_bias
     return Fn(_DECODER, consts={"E": E, "W": W, "O": O, "b": b}), rng.standard_normal(H)
 
@@ -587,8 +593,9 @@ def _greedy_decode(rng):
 def _beam_search(rng):
     cases = []
     for V, H, end, end_bias, width, max_len, alpha in [
-            (2, 2, 0, 0.0, 1, 1, 0.0), (3, 3, 0, -0.5, 2, 5, 0.0), (3, 3, 0, -0.5, 2, 5, 1.0), (4, 4, 1, 0.0, 3, 6, 0.6),
-            (5, 3, 0, -1.0, 4, 8, 1.0), (6, 4, 2, 0.5, 2, 7, None), (4, 5, 0, -2.0, 5, 9, 0.75), (3, 3, 0, -1.0, 27, 3, 0.5)]:
+            (2, 2, 0, 0.0, 1, 1, 0.0), (3, 3, 0, -0.5, 2, 5, 0.0), (3, 3, 0, -0.5, 2, 5, 1.0),
+            (4, 4, 1, 0.0, 3, 6, 0.6), (5, 3, 0, -1.0, 4, 8, 1.0), (6, 4, 2, 0.5, 2, 7, None),
+            (4, 5, 0, -2.0, 5, 9, 0.75), (3, 3, 0, -1.0, 27, 3, 0.5)]:
         for trial in range(2):
             step, h0 = _decoder(rng, V, H, end, end_bias)
             args = (step, h0, V, width, max_len, end) + (() if alpha is None else (alpha,))
@@ -635,7 +642,8 @@ def _texts(rng):
 
 @register("build_vocab", seed=20260427)
 def _build_vocab(rng):
-    return [Case(f"text {k} ({len(t)} characters)", [Step("build_vocab", args=(t,))]) for k, t in enumerate(_texts(rng))]
+    return [Case(f"text {k} ({len(t)} characters)", [Step("build_vocab", args=(t,))])
+            for k, t in enumerate(_texts(rng))]
 
 
 @register("encode", seed=20260428)
@@ -677,6 +685,12 @@ def _sample_with_temperature(rng):
                           [Step(None, args=(rng_case,), compare=False, save="g"),
                            Step("sample_with_temperature", args=(logits, tau, Ref("g"))),
                            Step("sample_with_temperature", args=(logits, tau, Ref("g")))]))
+    # huge logits, several of which overflow exp unless the maximum is subtracted first (the largest not first)
+    for shape, seed in [((6,), 10), ((3, 5), 11)]:
+        logits = rng.uniform(0, 300, size=shape)
+        logits[..., 0], logits[..., 2] = 700.0, 1000.0
+        cases.append(Case(f"logits {shape} up to 1000, two of them overflowing exp",
+                          [Step("sample_with_temperature", args=(logits, 0.9, Rng(seed)))]))
     return cases
 
 

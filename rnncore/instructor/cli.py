@@ -139,11 +139,11 @@ def print_summary(report, out=sys.stdout, width=70):
         print(f"\n{assignment}  ({report.csv[assignment]})", file=out)
         print(f"  {'student':<24} {'nbgrader':>8} {'verified':>8} {'max':>5}  flags", file=out)
         for student, nbg, ver, mx, flags in records:
-            fmt = (lambda x: "-" if x is None else f"{x:g}")
             first = flags[0] if flags else ""
             more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
             text = (first[: width - len(more)] + more) if first else ""
-            print(f"  {student:<24} {fmt(nbg):>8} {fmt(ver):>8} {mx:>5g}  {text}", file=out)
+            print(f"  {student:<24} {ledger.fmt(nbg) or '-':>8} {ledger.fmt(ver) or '-':>8} {mx:>5g}  {text}",
+                  file=out)
         flagged = sum(1 for r in records if any(f.startswith("suspected") for f in r[4]))
         print(f"  {len(records)} submissions, {flagged} with suspected tampering", file=out)
     print(f"\n{report.submissions} submissions graded in {report.seconds:.1f} s (isolation: {report.isolation})",
@@ -151,10 +151,11 @@ def print_summary(report, out=sys.stdout, width=70):
 
 
 def grade(course_dir=".", assignments=None, submissions=None, regexp=None, students=None, workers=1,
-          limits=sandbox.Limits(), cell_timeout=None, feedback=True, verify_on=True, autograde_on=True,
+          limits=None, cell_timeout=None, feedback=True, verify_on=True, autograde_on=True,
           csv_dir=None, db_url=None, extra_hide=(), progress=True):
     """Run the whole cycle; return a Report. The library form of `rnn-grade` (see main for the arguments)."""
     started = time.monotonic()
+    limits = limits or sandbox.Limits()
     course = autograde.Course.load(course_dir, db_url)
     names = list(assignments or course.assignments())
     unknown = [a for a in names if a not in course.assignments()]

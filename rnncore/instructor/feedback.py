@@ -23,26 +23,31 @@ import re
 
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n?(.*?)### END HIDDEN TESTS", re.S)
 
 
 def hidden_lines(nb, min_length=10):
-    """The stripped lines inside hidden-test regions of every cell, at least `min_length` long, comments excluded."""
-    lines = set()
+    """The stripped lines found only inside hidden-test regions (not elsewhere in the notebook), at least
+    `min_length` long, comments excluded."""
+    lines, public = set(), set()
     for cell in nb.cells:
-        for block in HIDDEN.findall(cell.get("source", "")):
+        source = cell.get("source", "")
+        public.update(line.strip() for line in HIDDEN.sub("", source).splitlines())
+        for block in HIDDEN.findall(source):
             for line in block.splitlines():
                 s = line.strip()
                 if len(s) >= min_length and not s.startswith("#"):
                     lines.add(s)
-    return lines
+    return lines - public
 
 
 class ScrubFeedback(Preprocessor):
     """Make feedback safe: one-line errors, no outputs of hidden-test cells, nothing that quotes a hidden line."""
 
+    enabled = Bool(True, help="nbconvert runs a preprocessor only when enabled (its default is False)").tag(
+        config=True)
     min_length = Integer(10, help="Hidden lines shorter than this are not searched for in outputs.").tag(config=True)
     withheld = Unicode("[output withheld: it quoted a hidden test]",
                        help="What replaces an output that quoted a hidden line.").tag(config=True)

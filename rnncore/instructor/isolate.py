@@ -23,7 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 
@@ -42,8 +42,10 @@ def _stage1():  # runs inside the namespaces as `python -I -S -c`: standard libr
         1, 2, 4, 8, 32, 4096, 8192, 16384, 1 << 18)
     MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 
+    def enc(s):
+        return None if s is None else s.encode()
+
     def mount(source, target, fstype, flags, data=None):
-        enc = (lambda s: None if s is None else s.encode())
         if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
             err = ctypes.get_errno()
             sys.stderr.write(f"isolate: mount {source} on {target} failed: {os.strerror(err)}\n")
@@ -104,7 +106,7 @@ def _stage1_source():
     return inspect.getsource(_stage1) + "\n_stage1()\n"
 
 
-@lru_cache(maxsize=None)
+@cache
 def probe():
     """What isolation this machine allows: {"mode": "namespaces" or "none", "why": ..., tools}.
 

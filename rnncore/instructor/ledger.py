@@ -115,6 +115,11 @@ def flags_for(verification, worker=None):
     return flags
 
 
+def fmt(x):
+    """A score for the CSV: '' when missing, else the shortest exact form (13, 2.5)."""
+    return "" if x is None else f"{float(x):g}"
+
+
 def export_csv(path, records):
     """Write records [(student, nbgrader_score or None, verified or None, max_score, [flags])] sorted by student."""
     path = Path(path)
@@ -123,6 +128,5 @@ def export_csv(path, records):
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["student_id", "nbgrader_score", "verified_score", "max_score", "flags"])
         for student, nbg, ver, mx, flags in sorted(records, key=lambda r: r[0]):
-            fmt = (lambda x: "" if x is None else f"{float(x):g}")
             writer.writerow([student, fmt(nbg), fmt(ver), fmt(mx), " | ".join(flags)])
     return path

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from . import isolate
@@ -96,14 +96,14 @@ def clean_env(extra=None):
     return env
 
 
-@lru_cache(maxsize=None)
+@cache
 def child_program():
     """The sandbox program: sys.path from argv, then _wire.py, then _child.py (one string for `python -c`)."""
     prelude = "import sys, json\nsys.path[:] = json.loads(sys.argv[1])\n"
     return prelude + (HERE / "_wire.py").read_text() + "\n" + (HERE / "_child.py").read_text()
 
 
-@lru_cache(maxsize=None)
+@cache
 def child_sys_path():
     """The sandbox's sys.path: the standard library and the site-packages that hold numpy (never rnncore's source)."""
     import sysconfig
@@ -254,7 +254,7 @@ def _kill(proc):
         pass
 
 
-def run(cells, functions, blobs, stubs, limits=Limits(), hide=(), preload=()):
+def run(cells, functions, blobs, stubs, limits=None, hide=(), preload=()):
     """Run the cells, then each function's cases, in sandboxes; restart past a cell or function that hangs or kills.
 
     Parameters
@@ -263,7 +263,7 @@ def run(cells, functions, blobs, stubs, limits=Limits(), hide=(), preload=()):
     functions : list of {"name": function, "cases": [wire case, ...]}
     blobs : list of .npy bytes the cases refer to
     stubs : {module: source} of the stand-in rnncore
-    limits : Limits
+    limits : Limits (default: Limits())
     hide : extra paths to hide from the sandbox (the course's folders and gradebook)
     preload : modules to import before the audit hook is installed
 
@@ -272,6 +272,7 @@ def run(cells, functions, blobs, stubs, limits=Limits(), hide=(), preload=()):
     SandboxResult
     """
     started = time.monotonic()
+    limits = limits or Limits()
     mode = isolation_mode(limits)
     result = SandboxResult(isolation=mode)
     pending = [f["name"] for f in functions]

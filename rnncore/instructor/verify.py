@@ -152,7 +152,7 @@ class _Bad(Exception):
     pass
 
 
-def compare_value(ref, node, blobs, what, atol, rtol):
+def compare_value(ref, node, blobs, what, atol, rtol, exact_int=False):
     """Problems (list of str, empty if none) between a reference value and a described student value."""
     if not isinstance(node, dict):
         return [f"`{what}`: malformed description"]
@@ -175,7 +175,7 @@ def compare_value(ref, node, blobs, what, atol, rtol):
                 return [f"`{what}` must be a bool, got {short}"]
             return [] if bool(_load(blobs, node)) == bool(ref) else [f"`{what}` is wrong"]
         if isinstance(ref, (int, np.integer)):
-            if (type(ref) is int and tn != "builtins.int") or t != "int":
+            if t != "int" or (exact_int and type(ref) is int and tn != "builtins.int"):
                 return [f"`{what}` must be an int, got {short}"]
             return [] if int(_load(blobs, node)) == int(ref) else [f"`{what}` is wrong"]
         if isinstance(ref, (float, np.floating)):
@@ -201,7 +201,7 @@ def compare_value(ref, node, blobs, what, atol, rtol):
                 return [f"`{what}` has {len(items)} items; expected {len(ref)}"]
             out = []
             for i, (r, n) in enumerate(zip(ref, items)):
-                out += compare_value(r, n, blobs, f"{what}[{i}]", atol, rtol)
+                out += compare_value(r, n, blobs, f"{what}[{i}]", atol, rtol, exact_int)
             return out
         if isinstance(ref, dict):
             if t != "dict":
@@ -211,7 +211,7 @@ def compare_value(ref, node, blobs, what, atol, rtol):
                 return [f"`{what}` has keys {sorted(map(str, got))}; expected {sorted(map(str, ref))}"]
             out = []
             for k in ref:
-                out += compare_value(ref[k], got[k], blobs, f"{what}[{k!r}]", atol, rtol)
+                out += compare_value(ref[k], got[k], blobs, f"{what}[{k!r}]", atol, rtol, exact_int)
             return out
     except _Bad as exc:
         return [f"`{what}` {exc}"]
@@ -265,7 +265,8 @@ def compare_step(spec, step, ref, node, blobs):
     if isinstance(ref, tuple) and not _is_cache(ref) and (not names or len(names) == len(ref)):
         if not isinstance(node, dict) or node.get("t") != "tuple":
             what = f"`{call}`" if call else "the value"
-            return [f"{what} must return a tuple of {len(ref)} values, got {str(node.get('tn')).replace('builtins.', '')}"]
+            got = str(node.get("tn") if isinstance(node, dict) else "?").replace("builtins.", "")
+            return [f"{what} must return a tuple of {len(ref)} values, got {got}"]
         items = node.get("items", [])
         if len(items) != len(ref):
             return [f"`{call}` must return a tuple of {len(ref)} values; it returned {len(items)}"]
@@ -274,10 +275,10 @@ def compare_step(spec, step, ref, node, blobs):
             name = names[i] if i < len(names) else f"output {i}"
             if name is None:
                 continue
-            out += compare_value(r, n, blobs, name, spec.atol, spec.rtol)
+            out += compare_value(r, n, blobs, name, spec.atol, spec.rtol, spec.exact_int)
         return out
     name = names[0] if len(names) == 1 and names[0] else (call or "the value")
-    return compare_value(ref, node, blobs, name, spec.atol, spec.rtol)
+    return compare_value(ref, node, blobs, name, spec.atol, spec.rtol, spec.exact_int)
 
 
 def spec_compare(spec, step):
@@ -292,28 +293,31 @@ def _cells(source, answers, solution_for=()):
         if cell.kind == "trusted":
             out.append({"i": i, "id": cell.grade_id, "kind": "trusted", "code": notebook.to_python(cell.source)})
         elif cell.grade_id in answers:
-            out.append({"i": i, "id": cell.grade_id, "kind": "answer", "code": notebook.to_python(answers[cell.grade_id])})
+            code = notebook.to_python(answers[cell.grade_id])
+            out.append({"i": i, "id": cell.grade_id, "kind": "answer", "code": code})
     for j, name in enumerate(solution_for):
         out.append({"i": len(source.cells) + j, "id": f"{name} (solution)", "kind": "solution",
                     "code": notebook.to_python(source.solutions[name])})
     return out
 
 
-def verify(source, submission, limits=sandbox.Limits(), hide=()):
+def verify(source, submission, limits=None, hide=(), only=None):
     """Verify one submission of `source`'s assignment.
 
     Parameters
     ----------
     source : notebook.SourceNotebook
     submission : path of the submitted notebook (or its dict)
-    limits : sandbox.Limits
+    limits : sandbox.Limits (default: sandbox.Limits())
     hide : extra paths to hide from the sandbox (course folders, gradebooks)
+    only : verify just these graded functions (default: all of them)
 
     Returns
     -------
     Verification
     """
     started = time.monotonic()
+    limits = limits or sandbox.Limits()
     result = Verification(source.assignment)
     try:
         nb = notebook.read_submission(submission)
@@ -327,7 +331,8 @@ def verify(source, submission, limits=sandbox.Limits(), hide=()):
     graded = tuple(sorted(set(source.functions) | set(source.solutions)))
     stub_src = stubs.stub_sources(graded)
     groups, plans = {}, {}
-    for function in source.functions:
+    functions = [f for f in source.functions if only is None or f in only]
+    for function in functions:
         try:
             spec, wired, blobs, expected, _ = plan_for(function)
         except Exception as exc:  # no cases, or the reference refused them: this function cannot be verified
@@ -342,9 +347,9 @@ def verify(source, submission, limits=sandbox.Limits(), hide=()):
         solution_for = tuple(sorted(set(spec.solution_for) | (helpers & set(source.functions))))
         groups.setdefault(solution_for, []).append(function)
     outcomes = {}
-    for solution_for, functions in groups.items():
+    for solution_for, members in groups.items():
         blobs, fn_plans = [], []
-        for function in functions:
+        for function in members:
             spec, wired, fblobs, _, _ = plans[function]
             offset = len(blobs)
             blobs += fblobs
@@ -355,7 +360,7 @@ def verify(source, submission, limits=sandbox.Limits(), hide=()):
         result.cell_errors.update(run.cell_errors)
         result.notes += run.notes
         result.isolation = run.isolation
-    for function in source.functions:
+    for function in functions:
         points = source.points[function]
         plan = plans[function]
         if isinstance(plan, Exception):

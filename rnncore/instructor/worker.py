@@ -15,13 +15,16 @@ import signal
 import sys
 from pathlib import Path
 
-from rnncore.instructor import fast_imports  # noqa: F401  (before nbconvert: see rnncore/instructor/__init__.py)
-
-from nbconvert.preprocessors import Preprocessor  # noqa: E402
+# `python -m rnncore.instructor.worker` imports rnncore/instructor/__init__.py first, which skips a slow optional
+# import of jsonschema (fast_imports) before nbconvert and nbgrader load it.
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 
 class KillStragglers(Preprocessor):
     """After the notebook ran: kill every other process of this PID namespace (a student's background jobs)."""
+
+    enabled = Bool(True)  # nbconvert runs a preprocessor only when enabled (its default is False)
 
     def preprocess(self, nb, resources):
         if os.getpid() == 1:

@@ -4,7 +4,7 @@ WRONG = [
     # build_vocab: the order of first appearance instead of sorted order (deterministic, but not the vocabulary
     # any other run of the model expects), and ids counted from 1 (a slot kept for padding that nobody asked for)
     ("vocab_in_order_of_appearance", "build_vocab",
-     [("itos = sorted(set(text))", "itos = list(dict.fromkeys(text))")], "build_vocab"),
+     [("itos = sorted(chars)", "itos = list(dict.fromkeys(text))")], "build_vocab"),
     ("vocab_ids_from_one", "build_vocab",
      [("{c: i for i, c in enumerate(itos)}", "{c: i + 1 for i, c in enumerate(itos)}")], "build_vocab"),
     # encode: ignores the given stoi and makes its own sorted vocabulary; returns a list

@@ -1,4 +1,7 @@
-"""Plausible wrong implementations of the ch08_beyond functions, as edits to the solution cells."""
+"""Plausible wrong implementations of the ch08_beyond functions, as edits to the solution cells.
+
+An optional fifth element names the known mistake (rnncore.mistakes) that the visible checks must report.
+"""
 
 _SCAN_ROUND = (
     "        B[step:] = A[step:] * B[:-step] + B[step:]\n"
@@ -8,31 +11,43 @@ _SCAN_ROUND = (
 WRONG = [
     ("loop_zeros_not_h0", "linear_recurrence",
      [("h = np.zeros(a.shape[1:]) if h0 is None else np.asarray(h0, dtype=float)", "h = np.zeros(a.shape[1:])")],
-     "linear_recurrence"),
+     "linear_recurrence", "starts from zeros"),
     ("loop_stores_previous_state", "linear_recurrence",
      [("        h = a[t] * h + b[t]\n        hs[t] = h", "        hs[t] = h\n        h = a[t] * h + b[t]")],
-     "linear_recurrence"),
+     "linear_recurrence", "states shifted by one step"),
+    ("loop_a_b_swapped", "linear_recurrence", [("        h = a[t] * h + b[t]\n", "        h = b[t] * h + a[t]\n")],
+     "linear_recurrence", "a and b swapped"),
     # (a1, b1) o (a2, b2) = (a1 a2, a1 b2 + b1): the later step applied first
     ("scan_wrong_order", "parallel_scan",
      [("B[step:] = A[step:] * B[:-step] + B[step:]", "B[step:] = A[:-step] * B[step:] + B[:-step]")],
-     "parallel_scan"),
+     "parallel_scan", "wrong composition order"),
     ("scan_ignores_h0", "parallel_scan",
-     [("        B[0] = A[0] * h0 + B[0]  # fold h0 into the first step", "        pass")], "parallel_scan"),
+     [("        B[0] = A[0] * h0 + B[0]  # fold h0 into the first step", "        pass")], "parallel_scan",
+     "ignores h0"),
     # exclusive scan: returns h_0 .. h_{T-1} instead of h_1 .. h_T
     ("scan_exclusive", "parallel_scan",
      [("    return B", "    first = np.zeros(B.shape[1:]) if h0 is None else np.asarray(h0, dtype=float)\n"
-                       "    return np.concatenate([first[None], B[:-1]])")], "parallel_scan"),
+                       "    return np.concatenate([first[None], B[:-1]])")], "parallel_scan", "exclusive scan"),
     ("scan_updates_A_before_B", "parallel_scan",
      [(_SCAN_ROUND, "        A[step:] = A[step:] * A[:-step]\n        B[step:] = A[step:] * B[:-step] + B[step:]\n")],
-     "parallel_scan"),
-    ("scan_never_composes_A", "parallel_scan", [("        A[step:] = A[step:] * A[:-step]\n", "")], "parallel_scan"),
+     "parallel_scan", "A updated before B"),
+    ("scan_never_composes_A", "parallel_scan", [("        A[step:] = A[step:] * A[:-step]\n", "")], "parallel_scan",
+     "A never composed"),
+    # floor(log2 T) rounds: too few when T is not a power of two
+    ("scan_too_few_rounds", "parallel_scan",
+     [("    while step < A.shape[0]:\n", "    for _ in range(int(np.log2(A.shape[0]))):\n")], "parallel_scan",
+     "too few rounds"),
     ("mingru_z_swapped", "mingru_forward", [("A, B = 1 - z, z * h_tilde", "A, B = z, (1 - z) * h_tilde")],
-     "mingru_forward"),
+     "mingru_forward", "z and 1 - z swapped"),
     ("mingru_tanh_candidate", "mingru_forward",
-     [("h_tilde = x @ W_h.T + b_h", "h_tilde = np.tanh(x @ W_h.T + b_h)")], "mingru_forward"),
+     [("h_tilde = x @ W_h.T + b_h", "h_tilde = np.tanh(x @ W_h.T + b_h)")], "mingru_forward",
+     "tanh on the candidate"),
     ("mingru_zeros_not_h0", "mingru_forward",
-     [("    B[0] = A[0] * h0 + B[0]  # fold h0 into the first step\n", "")], "mingru_forward"),
+     [("    B[0] = A[0] * h0 + B[0]  # fold h0 into the first step\n", "")], "mingru_forward",
+     "starts from zeros"),
     ("mingru_transposed_weights", "mingru_forward",
      [("sigmoid(x @ W_z.T + b_z)", "sigmoid(x @ W_z + b_z)"), ("x @ W_h.T + b_h", "x @ W_h + b_h")],
-     "mingru_forward"),
+     "mingru_forward", "weights not transposed"),
+    ("mingru_no_sigmoid", "mingru_forward", [("z = sigmoid(x @ W_z.T + b_z)", "z = x @ W_z.T + b_z")],
+     "mingru_forward", "no sigmoid on the gate"),
 ]
