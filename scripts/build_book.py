@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def rnncore_fingerprint(root=ROOT):
-    """A hash of every file in rnncore/ that a chapter's output can depend on."""
+    """A hash of every file in rnncore/ that a chapter's output can depend on (the instructor tools are not)."""
     digest = hashlib.sha256()
     for path in sorted((root / "rnncore").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
+        if path.is_file() and "__pycache__" not in path.parts and "instructor" not in path.parts:
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
