@@ -269,6 +269,15 @@ def test_an_answer_that_floods_the_parent_is_cut_off():
     assert got["affine_forward"] == 0 and sum(got.values()) == 11, [(f.function, f.message) for f in result.functions]
 
 
+def test_garbage_written_to_the_result_channel_costs_only_its_writer():
+    src = _source("ch02_forward")
+    junk = ("import os\nfor fd in range(3, 40):\n    try:\n        os.write(fd, b'{\"e\": \"result\", \"n\": -5}\\n')\n"
+            "    except OSError:\n        pass\nreturn np.tanh(x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh), None")
+    result = verify.verify(src, _attempt({"rnn_step_forward": junk}), FAST)
+    got = {f.function: f.verified for f in result.functions}
+    assert got["rnn_step_forward"] == 0 and sum(got.values()) == 10, [(f.function, f.message) for f in result.functions]
+
+
 def test_an_isolated_sandbox_sees_no_course_folder_and_cannot_write_outside_its_tmpfs(tmp_path):
     if isolate.probe()["mode"] != "namespaces":
         pytest.skip(f"no namespaces here: {isolate.probe()['why']}")

@@ -211,6 +211,31 @@ def _describe_exit(code, killed_for):
     return f"exited with status {code} (os._exit or sys.exit)"
 
 
+def _outcome(name, header, payload):
+    """A FunctionOutcome from a "result" event, whatever the (untrusted) sandbox put in it."""
+    if header.get("error"):
+        return FunctionOutcome(name, failure=str(header["error"])[:400])
+    try:
+        sizes, cases, offset, outcome = header.get("sizes", []), header.get("cases", []), 0, FunctionOutcome(name)
+        if not isinstance(cases, list) or not isinstance(sizes, list):
+            raise ValueError("not lists")
+        for size in sizes:
+            size = int(size)
+            if size < 0:
+                raise ValueError("negative size")
+            outcome.blobs.append(payload[offset: offset + size])
+            offset += size
+        for case in cases:
+            outputs = case.get("outputs", []) if isinstance(case, dict) else None
+            if isinstance(case, dict) and "error" not in case and (not isinstance(outputs, list) or not all(
+                    isinstance(o, dict) and type(o.get("step")) is int for o in outputs)):
+                raise ValueError("malformed outputs")
+        outcome.cases = cases
+        return outcome
+    except (ValueError, TypeError, AttributeError) as exc:
+        return FunctionOutcome(name, failure=f"the sandbox sent a malformed result ({exc})")
+
+
 def _launch(plan, blobs, limits, mode, hide, workdir):
     """Start one sandbox process; return (Popen, reader)."""
     r, w = os.pipe()
@@ -316,16 +341,7 @@ def run(cells, functions, blobs, stubs, limits=None, hide=(), preload=()):
                     elif kind == "result":
                         name = header.get("name")
                         if name in pending:
-                            outcome = FunctionOutcome(name)
-                            if header.get("error"):
-                                outcome.failure = str(header["error"])[:400]
-                            else:
-                                sizes, offset = header.get("sizes", []), 0
-                                for size in sizes:
-                                    outcome.blobs.append(payload[offset: offset + int(size)])
-                                    offset += int(size)
-                                outcome.cases = header.get("cases", [])
-                            result.functions[name] = outcome
+                            result.functions[name] = _outcome(name, header, payload)
                             pending.remove(name)
                         open_step, step_start = ("between", None), t
                 seen = len(events)
@@ -351,14 +367,7 @@ def run(cells, functions, blobs, stubs, limits=None, hide=(), preload=()):
             for _t, header, payload in reader.snapshot()[seen:]:
                 if header.get("e") == "result" and header.get("name") in pending:
                     name = header["name"]
-                    outcome = FunctionOutcome(name, failure=str(header.get("error") or "")[:400])
-                    if not outcome.failure:
-                        offset = 0
-                        for size in header.get("sizes", []):
-                            outcome.blobs.append(payload[offset: offset + int(size)])
-                            offset += int(size)
-                        outcome.cases = header.get("cases", [])
-                    result.functions[name] = outcome
+                    result.functions[name] = _outcome(name, header, payload)
                     pending.remove(name)
                 elif header.get("e") in ("cell", "fn"):
                     open_step = (header["e"], header.get("i") if header["e"] == "cell" else header.get("name"))

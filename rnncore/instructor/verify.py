@@ -4,7 +4,8 @@ For each graded function the verified score is the function's points (the sum of
 source notebook) when every case matches rnncore within atol 1e-8, rtol 1e-6 (unless its `cases` entry says
 otherwise), and 0 otherwise. Every returned array and number is compared; caches (NamedTuples in rnncore) are
 skipped. Returned types are checked as the in-kernel tests check them: an array must be exactly an
-np.ndarray, an int exactly an int, a float any real number (not a bool).
+np.ndarray, an int an int or numpy integer (exactly an int where the notebook says so), a float any real number
+(not a bool), a list of token ids any sequence of ints.
 
 Example
 -------
