@@ -45,3 +45,29 @@ def check_cache(cache, cls, func, producer):
         raise ValueError(
             f"{func}: `cache` must be the cache returned by {producer}, got {type(cache).__name__}"
         )
+
+
+def check_step_inputs(func, D, H, x_t, **states):
+    """Check one step's inputs: `x_t` (N, D) and every state (N, H); return them as float arrays, x_t first."""
+    x_t = as_float_array("x_t", x_t, func)
+    states = {name: as_float_array(name, value, func) for name, value in states.items()}
+    check_ndim("x_t", x_t, 2, "(N, D)", func)
+    N = x_t.shape[0]
+    check_shape("x_t", x_t, (N, D), func, "(N, D)")
+    for name, value in states.items():
+        check_shape(name, value, (N, H), func, "(N, H)")
+    return (x_t, *states.values())
+
+
+def check_sequence_inputs(func, D, H, x, **states):
+    """Check a sequence's inputs: `x` (T, N, D) with T >= 1 and every initial state (N, H); return them, x first."""
+    x = as_float_array("x", x, func)
+    states = {name: as_float_array(name, value, func) for name, value in states.items()}
+    check_ndim("x", x, 3, "(T, N, D)", func)
+    T, N = x.shape[:2]
+    check_shape("x", x, (T, N, D), func, "(T, N, D)")
+    for name, value in states.items():
+        check_shape(name, value, (N, H), func, "(N, H)")
+    if T == 0:
+        raise ValueError(f"{func}: `x` must have at least one time step, got shape {x.shape}")
+    return (x, *states.values())

@@ -8,7 +8,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_cache, check_ndim, check_shape, common_dtype
+from ._checks import (
+    as_float_array,
+    check_cache,
+    check_sequence_inputs,
+    check_shape,
+    check_step_inputs,
+    common_dtype,
+)
 from .activations import sigmoid
 from .rnn import _check_weights
 
@@ -41,12 +48,7 @@ class GRUCache(NamedTuple):
 def _check_step_inputs(func, x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=3, name="3H")
     H, D = W_hh.shape[1], W_ih.shape[1]
-    x_t = as_float_array("x_t", x_t, func)
-    h_prev = as_float_array("h_prev", h_prev, func)
-    check_ndim("x_t", x_t, 2, "(N, D)", func)
-    N = x_t.shape[0]
-    check_shape("x_t", x_t, (N, D), func, "(N, D)")
-    check_shape("h_prev", h_prev, (N, H), func, "(N, H)")
+    x_t, h_prev = check_step_inputs(func, D, H, x_t, h_prev=h_prev)
     return x_t, h_prev, W_ih, W_hh, b_ih, b_hh
 
 
@@ -154,14 +156,8 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     func = "gru_forward"
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=3, name="3H")
     H, D = W_hh.shape[1], W_ih.shape[1]
-    x = as_float_array("x", x, func)
-    h0 = as_float_array("h0", h0, func)
-    check_ndim("x", x, 3, "(T, N, D)", func)
+    x, h0 = check_sequence_inputs(func, D, H, x, h0=h0)
     T, N = x.shape[:2]
-    check_shape("x", x, (T, N, D), func, "(T, N, D)")
-    check_shape("h0", h0, (N, H), func, "(N, H)")
-    if T == 0:
-        raise ValueError(f"{func}: `x` must have at least one time step, got shape {x.shape}")
 
     dtype = common_dtype(x, h0, W_ih, W_hh, b_ih, b_hh)
     ax = x @ W_ih.T + b_ih  # input parts of every step, (T, N, 3H)

@@ -4,7 +4,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_cache, check_ndim, check_shape, common_dtype
+from ._checks import (
+    as_float_array,
+    check_cache,
+    check_sequence_inputs,
+    check_shape,
+    check_step_inputs,
+    common_dtype,
+)
 from .activations import sigmoid
 from .rnn import _check_weights
 
@@ -40,14 +47,7 @@ class LSTMCache(NamedTuple):
 def _check_step_inputs(func, x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=4, name="4H")
     H, D = W_hh.shape[1], W_ih.shape[1]
-    x_t = as_float_array("x_t", x_t, func)
-    h_prev = as_float_array("h_prev", h_prev, func)
-    c_prev = as_float_array("c_prev", c_prev, func)
-    check_ndim("x_t", x_t, 2, "(N, D)", func)
-    N = x_t.shape[0]
-    check_shape("x_t", x_t, (N, D), func, "(N, D)")
-    check_shape("h_prev", h_prev, (N, H), func, "(N, H)")
-    check_shape("c_prev", c_prev, (N, H), func, "(N, H)")
+    x_t, h_prev, c_prev = check_step_inputs(func, D, H, x_t, h_prev=h_prev, c_prev=c_prev)
     return x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh
 
 
@@ -167,16 +167,8 @@ def lstm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
     func = "lstm_forward"
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=4, name="4H")
     H, D = W_hh.shape[1], W_ih.shape[1]
-    x = as_float_array("x", x, func)
-    h0 = as_float_array("h0", h0, func)
-    c0 = as_float_array("c0", c0, func)
-    check_ndim("x", x, 3, "(T, N, D)", func)
+    x, h0, c0 = check_sequence_inputs(func, D, H, x, h0=h0, c0=c0)
     T, N = x.shape[:2]
-    check_shape("x", x, (T, N, D), func, "(T, N, D)")
-    check_shape("h0", h0, (N, H), func, "(N, H)")
-    check_shape("c0", c0, (N, H), func, "(N, H)")
-    if T == 0:
-        raise ValueError(f"{func}: `x` must have at least one time step, got shape {x.shape}")
 
     dtype = common_dtype(x, h0, c0, W_ih, W_hh, b_ih, b_hh)
     ax = x @ W_ih.T + (b_ih + b_hh)  # input part of every pre-activation, (T, N, 4H)

@@ -4,7 +4,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_cache, check_ndim, check_shape, common_dtype
+from ._checks import (
+    as_float_array,
+    check_cache,
+    check_ndim,
+    check_sequence_inputs,
+    check_shape,
+    check_step_inputs,
+    common_dtype,
+)
 
 _NONLINEARITIES = ("tanh", "relu")
 
@@ -87,12 +95,7 @@ def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     _check_nonlinearity(nonlinearity, func)
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh)
     H, D = W_ih.shape
-    x_t = as_float_array("x_t", x_t, func)
-    h_prev = as_float_array("h_prev", h_prev, func)
-    check_ndim("x_t", x_t, 2, "(N, D)", func)
-    N = x_t.shape[0]
-    check_shape("x_t", x_t, (N, D), func, "(N, D)")
-    check_shape("h_prev", h_prev, (N, H), func, "(N, H)")
+    x_t, h_prev = check_step_inputs(func, D, H, x_t, h_prev=h_prev)
 
     a = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh  # pre-activation, (N, H)
     h_next = _phi(a, nonlinearity)
@@ -165,14 +168,8 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     _check_nonlinearity(nonlinearity, func)
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh)
     H, D = W_ih.shape
-    x = as_float_array("x", x, func)
-    h0 = as_float_array("h0", h0, func)
-    check_ndim("x", x, 3, "(T, N, D)", func)
+    x, h0 = check_sequence_inputs(func, D, H, x, h0=h0)
     T, N = x.shape[:2]
-    check_shape("x", x, (T, N, D), func, "(T, N, D)")
-    check_shape("h0", h0, (N, H), func, "(N, H)")
-    if T == 0:
-        raise ValueError(f"{func}: `x` must have at least one time step, got shape {x.shape}")
 
     dtype = common_dtype(x, h0, W_ih, W_hh, b_ih, b_hh)
     ax = x @ W_ih.T + (b_ih + b_hh)  # input part of every pre-activation, (T, N, H)

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from . import layers, losses, rnn
-from ._checks import as_float_array, check_ndim, check_shape
+from ._checks import as_float_array, check_ndim, check_sequence_inputs, check_shape
 
 _PARAM_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh", "W", "b")
 
@@ -55,14 +55,8 @@ def _check_tbptt_inputs(x, y, h0, params, k, update):
     V = W.shape[0]
     check_shape("params['W']", W, (V, H), func, "(V, H)")
     check_shape("params['b']", b, (V,), func, "(V,)")
-    x = as_float_array("x", x, func)
-    h0 = as_float_array("h0", h0, func)
-    check_ndim("x", x, 3, "(T, N, D)", func)
+    x, h0 = check_sequence_inputs(func, D, H, x, h0=h0)
     T, N = x.shape[:2]
-    check_shape("x", x, (T, N, D), func, "(T, N, D)")
-    if T == 0:
-        raise ValueError(f"{func}: `x` must have at least one time step, got shape {x.shape}")
-    check_shape("h0", h0, (N, H), func, "(N, H)")
     y = np.asarray(y)
     check_shape("y", y, (T, N), func, "(T, N)")
     if not np.issubdtype(y.dtype, np.integer):
