@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from torch_reference import grads_of, torch_with
 
 import rnncore as rc
 from rnncore.activations import sigmoid
@@ -9,32 +10,8 @@ from rnncore.activations import sigmoid
 torch = pytest.importorskip("torch")
 
 SIZES = [(5, 3, 4, 6), (1, 1, 2, 3), (7, 1, 3, 2), (1, 4, 3, 5), (4, 2, 1, 1)]
-TORCH_NAMES = [("weight_ih", "W_ih"), ("weight_hh", "W_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")]
-
-
 def _params(rng, D, H, dtype=np.float64):
     return rc.init_recurrent(rng, D, H, cell="gru", dtype=dtype)
-
-
-def _copy_into(module, p, suffix):
-    with torch.no_grad():
-        for name, key in TORCH_NAMES:
-            getattr(module, name + suffix).copy_(torch.from_numpy(p[key]))
-    return module
-
-
-def _torch_gru(p, dtype=torch.float64):
-    H, D = p["W_hh"].shape[1], p["W_ih"].shape[1]
-    return _copy_into(torch.nn.GRU(D, H).to(dtype), p, "_l0")
-
-
-def _torch_grucell(p, dtype=torch.float64):
-    H, D = p["W_hh"].shape[1], p["W_ih"].shape[1]
-    return _copy_into(torch.nn.GRUCell(D, H).to(dtype), p, "")
-
-
-def _grads_of(module, suffix):
-    return [getattr(module, name + suffix).grad.numpy() for name, _ in TORCH_NAMES]
 
 
 @pytest.mark.parametrize("T,N,D,H", SIZES)
@@ -47,7 +24,7 @@ def test_gru_forward_backward_match_torch(rng, T, N, D, H):
     hs, cache = rc.gru_forward(x, h0, **p)
     dx, dh0, dW_ih, dW_hh, db_ih, db_hh = rc.gru_backward(dhs, cache)
 
-    m = _torch_gru(p)
+    m = torch_with(torch.nn.GRU, p)
     xt = torch.tensor(x, requires_grad=True)
     h0t = torch.tensor(h0[None], requires_grad=True)
     out, hn = m(xt, h0t)
@@ -56,7 +33,7 @@ def test_gru_forward_backward_match_torch(rng, T, N, D, H):
     np.testing.assert_allclose(hs, out.detach().numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(hs[-1], hn[0].detach().numpy(), rtol=0, atol=1e-12)
     ours = [dx, dh0, dW_ih, dW_hh, db_ih, db_hh]
-    theirs = [xt.grad.numpy(), h0t.grad[0].numpy(), *_grads_of(m, "_l0")]
+    theirs = [xt.grad.numpy(), h0t.grad[0].numpy(), *grads_of(m)]
     for name, a, b in zip(["dx", "dh0", "dW_ih", "dW_hh", "db_ih", "db_hh"], ours, theirs):
         assert a.shape == b.shape, name
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10, err_msg=name)
@@ -74,12 +51,12 @@ def test_gru_h_n_gradient_matches_torch(rng):
     dhs[-1] = dh_n
     dx, dh0, *dparams = rc.gru_backward(dhs, cache)
 
-    m = _torch_gru(p)
+    m = torch_with(torch.nn.GRU, p)
     xt = torch.tensor(x, requires_grad=True)
     h0t = torch.tensor(h0[None], requires_grad=True)
     _, hn = m(xt, h0t)
     hn.backward(torch.from_numpy(dh_n[None]))
-    for a, b in zip([dx, dh0, *dparams], [xt.grad.numpy(), h0t.grad[0].numpy(), *_grads_of(m, "_l0")]):
+    for a, b in zip([dx, dh0, *dparams], [xt.grad.numpy(), h0t.grad[0].numpy(), *grads_of(m)]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
 
 
@@ -92,13 +69,13 @@ def test_gru_step_matches_torch_grucell(rng, N, D, H):
     h_next, cache = rc.gru_step_forward(x, h, **p)
     grads = rc.gru_step_backward(dh, cache)
 
-    cell = _torch_grucell(p)
+    cell = torch_with(torch.nn.GRUCell, p)
     xt = torch.tensor(x, requires_grad=True)
     ht = torch.tensor(h, requires_grad=True)
     out = cell(xt, ht)
     out.backward(torch.from_numpy(dh))
     np.testing.assert_allclose(h_next, out.detach().numpy(), rtol=0, atol=1e-12)
-    theirs = [xt.grad.numpy(), ht.grad.numpy(), *_grads_of(cell, "")]
+    theirs = [xt.grad.numpy(), ht.grad.numpy(), *grads_of(cell)]
     for name, a, b in zip(["dx_t", "dh_prev", "dW_ih", "dW_hh", "db_ih", "db_hh"], grads, theirs):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10, err_msg=name)
     # the two bias gradients differ in the n block, where only b_hn is scaled by r
@@ -117,13 +94,13 @@ def test_gru_float32_matches_torch_and_keeps_dtype(rng):
     grads = rc.gru_backward(dhs, cache)
     assert all(g.dtype == np.float32 for g in grads)
 
-    m = _torch_gru(p, dtype=torch.float32)
+    m = torch_with(torch.nn.GRU, p, dtype=torch.float32)
     xt = torch.tensor(x, requires_grad=True)
     h0t = torch.tensor(h0[None], requires_grad=True)
     out, _ = m(xt, h0t)
     out.backward(torch.from_numpy(dhs))
     np.testing.assert_allclose(hs, out.detach().numpy(), rtol=0, atol=1e-5)
-    for a, b in zip(grads, [xt.grad.numpy(), h0t.grad[0].numpy(), *_grads_of(m, "_l0")]):
+    for a, b in zip(grads, [xt.grad.numpy(), h0t.grad[0].numpy(), *grads_of(m)]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
 
     h1, step_cache = rc.gru_step_forward(x[0], h0, **p)
@@ -212,7 +189,7 @@ def test_gru_cho_is_the_paper_form_and_differs_from_torch(rng):
     cho = rc.gru_step_forward_cho(x, h, **p)
     np.testing.assert_allclose(cho, _gru_step_paper(x, h, **p), rtol=0, atol=1e-14)
     with torch.no_grad():
-        torch_h = _torch_grucell(p)(torch.from_numpy(x), torch.from_numpy(h)).numpy()
+        torch_h = torch_with(torch.nn.GRUCell, p)(torch.from_numpy(x), torch.from_numpy(h)).numpy()
     ours, _ = rc.gru_step_forward(x, h, **p)
     np.testing.assert_allclose(ours, torch_h, rtol=0, atol=1e-12)
     assert np.max(np.abs(cho - torch_h)) > 1e-2  # the parity test would catch reset-before
@@ -222,7 +199,7 @@ def test_gru_cho_is_the_paper_form_and_differs_from_torch(rng):
     q["W_hh"][2 * H :] = np.diag(rng.uniform(-1, 1, H))
     q["b_hh"][2 * H :] = 0
     with torch.no_grad():
-        torch_h = _torch_grucell(q)(torch.from_numpy(x), torch.from_numpy(h)).numpy()
+        torch_h = torch_with(torch.nn.GRUCell, q)(torch.from_numpy(x), torch.from_numpy(h)).numpy()
     np.testing.assert_allclose(rc.gru_step_forward_cho(x, h, **q), torch_h, rtol=0, atol=1e-12)
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from torch_reference import grads_of, torch_with
 
 import rnncore as rc
 from rnncore.activations import sigmoid
@@ -9,32 +10,8 @@ from rnncore.activations import sigmoid
 torch = pytest.importorskip("torch")
 
 SIZES = [(5, 3, 4, 6), (1, 1, 2, 3), (7, 1, 3, 2), (1, 4, 3, 5), (4, 2, 1, 1)]
-TORCH_NAMES = [("weight_ih", "W_ih"), ("weight_hh", "W_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")]
-
-
 def _params(rng, D, H, dtype=np.float64):
     return rc.init_recurrent(rng, D, H, cell="lstm", dtype=dtype)
-
-
-def _copy_into(module, p, suffix):
-    with torch.no_grad():
-        for name, key in TORCH_NAMES:
-            getattr(module, name + suffix).copy_(torch.from_numpy(p[key]))
-    return module
-
-
-def _torch_lstm(p, dtype=torch.float64):
-    H, D = p["W_hh"].shape[1], p["W_ih"].shape[1]
-    return _copy_into(torch.nn.LSTM(D, H).to(dtype), p, "_l0")
-
-
-def _torch_lstmcell(p, dtype=torch.float64):
-    H, D = p["W_hh"].shape[1], p["W_ih"].shape[1]
-    return _copy_into(torch.nn.LSTMCell(D, H).to(dtype), p, "")
-
-
-def _grads_of(module, suffix):
-    return [getattr(module, name + suffix).grad.numpy() for name, _ in TORCH_NAMES]
 
 
 @pytest.mark.parametrize("use_dc_last", [False, True])
@@ -50,7 +27,7 @@ def test_lstm_forward_backward_match_torch(rng, T, N, D, H, use_dc_last):
     hs, cs, cache = rc.lstm_forward(x, h0, c0, **p)
     dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh = rc.lstm_backward(dhs, cache, dc_last=dc_last)
 
-    m = _torch_lstm(p)
+    m = torch_with(torch.nn.LSTM, p)
     xt = torch.tensor(x, requires_grad=True)
     h0t = torch.tensor(h0[None], requires_grad=True)
     c0t = torch.tensor(c0[None], requires_grad=True)
@@ -64,7 +41,7 @@ def test_lstm_forward_backward_match_torch(rng, T, N, D, H, use_dc_last):
     np.testing.assert_allclose(hs[-1], hn[0].detach().numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(cs[-1], cn[0].detach().numpy(), rtol=0, atol=1e-12)
     ours = [dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh]
-    theirs = [xt.grad.numpy(), h0t.grad[0].numpy(), c0t.grad[0].numpy(), *_grads_of(m, "_l0")]
+    theirs = [xt.grad.numpy(), h0t.grad[0].numpy(), c0t.grad[0].numpy(), *grads_of(m)]
     for name, a, b in zip(["dx", "dh0", "dc0", "dW_ih", "dW_hh", "db_ih", "db_hh"], ours, theirs):
         assert a.shape == b.shape, name
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10, err_msg=name)
@@ -81,7 +58,7 @@ def test_lstm_step_matches_torch_lstmcell(rng, N, D, H):
     h_next, c_next, cache = rc.lstm_step_forward(x, h, c, **p)
     grads = rc.lstm_step_backward(dh, dc, cache)
 
-    cell = _torch_lstmcell(p)
+    cell = torch_with(torch.nn.LSTMCell, p)
     xt = torch.tensor(x, requires_grad=True)
     ht = torch.tensor(h, requires_grad=True)
     ct = torch.tensor(c, requires_grad=True)
@@ -89,7 +66,7 @@ def test_lstm_step_matches_torch_lstmcell(rng, N, D, H):
     torch.autograd.backward([h1, c1], [torch.from_numpy(dh), torch.from_numpy(dc)])
     np.testing.assert_allclose(h_next, h1.detach().numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(c_next, c1.detach().numpy(), rtol=0, atol=1e-12)
-    theirs = [xt.grad.numpy(), ht.grad.numpy(), ct.grad.numpy(), *_grads_of(cell, "")]
+    theirs = [xt.grad.numpy(), ht.grad.numpy(), ct.grad.numpy(), *grads_of(cell)]
     for name, a, b in zip(["dx_t", "dh_prev", "dc_prev", "dW_ih", "dW_hh", "db_ih", "db_hh"], grads, theirs):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10, err_msg=name)
 
@@ -107,13 +84,13 @@ def test_lstm_float32_matches_torch_and_keeps_dtype(rng):
     grads = rc.lstm_backward(dhs, cache, dc_last=dc_last)
     assert all(g.dtype == np.float32 for g in grads)
 
-    m = _torch_lstm(p, dtype=torch.float32)
+    m = torch_with(torch.nn.LSTM, p, dtype=torch.float32)
     xt = torch.tensor(x, requires_grad=True)
     out, (_, cn) = m(xt, (torch.from_numpy(h0[None]), torch.from_numpy(c0[None])))
     torch.autograd.backward([out, cn], [torch.from_numpy(dhs), torch.from_numpy(dc_last[None])])
     np.testing.assert_allclose(hs, out.detach().numpy(), rtol=0, atol=1e-5)
     np.testing.assert_allclose(cs[-1], cn[0].detach().numpy(), rtol=0, atol=1e-5)
-    for a, b in zip([grads[0], *grads[3:]], [xt.grad.numpy(), *_grads_of(m, "_l0")]):
+    for a, b in zip([grads[0], *grads[3:]], [xt.grad.numpy(), *grads_of(m)]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
 
     h1, c1, step_cache = rc.lstm_step_forward(x[0], h0, c0, **p)
@@ -218,8 +195,8 @@ def test_lstm_gate_order_is_torchs_ifgo_not_cs231n_ifog(rng):
     h = rng.standard_normal((N, H))
     c = rng.standard_normal((N, H))
     with torch.no_grad():
-        h_torch, c_torch = (v.numpy() for v in _torch_lstmcell(p)(torch.from_numpy(x), (torch.from_numpy(h),
-                                                                                     torch.from_numpy(c))))
+        cell = torch_with(torch.nn.LSTMCell, p)
+        h_torch, c_torch = (v.numpy() for v in cell(torch.from_numpy(x), (torch.from_numpy(h), torch.from_numpy(c))))
     h_ours, c_ours, _ = rc.lstm_step_forward(x, h, c, **p)
     np.testing.assert_allclose(h_ours, h_torch, rtol=0, atol=1e-12)
     np.testing.assert_allclose(c_ours, c_torch, rtol=0, atol=1e-12)

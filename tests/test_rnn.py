@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from torch_reference import torch_with
 
 import rnncore as rc
 
@@ -10,17 +11,6 @@ torch = pytest.importorskip("torch")
 
 def _params(rng, D, H, dtype=np.float64):
     return rc.init_recurrent(rng, D, H, dtype=dtype)
-
-
-def _torch_rnn(p, nonlinearity, dtype=torch.float64):
-    H, D = p["W_ih"].shape
-    m = torch.nn.RNN(D, H, nonlinearity=nonlinearity).to(dtype)
-    with torch.no_grad():
-        m.weight_ih_l0.copy_(torch.from_numpy(p["W_ih"]))
-        m.weight_hh_l0.copy_(torch.from_numpy(p["W_hh"]))
-        m.bias_ih_l0.copy_(torch.from_numpy(p["b_ih"]))
-        m.bias_hh_l0.copy_(torch.from_numpy(p["b_hh"]))
-    return m
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
@@ -34,7 +24,7 @@ def test_rnn_forward_backward_match_torch(rng, nonlinearity, T, N, D, H):
     hs, cache = rc.rnn_forward(x, h0, **p, nonlinearity=nonlinearity)
     dx, dh0, dW_ih, dW_hh, db_ih, db_hh = rc.rnn_backward(dhs, cache)
 
-    m = _torch_rnn(p, nonlinearity)
+    m = torch_with(torch.nn.RNN, p, nonlinearity=nonlinearity)
     xt = torch.tensor(x, requires_grad=True)
     h0t = torch.tensor(h0[None], requires_grad=True)
     out, hn = m(xt, h0t)
@@ -64,10 +54,7 @@ def test_rnn_step_matches_torch_rnncell(rng, nonlinearity):
     h_next, cache = rc.rnn_step_forward(x, h, **p, nonlinearity=nonlinearity)
     dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh = rc.rnn_step_backward(dh, cache)
 
-    cell = torch.nn.RNNCell(D, H, nonlinearity=nonlinearity).double()
-    with torch.no_grad():
-        for name, key in [("weight_ih", "W_ih"), ("weight_hh", "W_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")]:
-            getattr(cell, name).copy_(torch.from_numpy(p[key]))
+    cell = torch_with(torch.nn.RNNCell, p, nonlinearity=nonlinearity)
     xt = torch.tensor(x, requires_grad=True)
     ht = torch.tensor(h, requires_grad=True)
     out = cell(xt, ht)
@@ -87,7 +74,7 @@ def test_rnn_float32_matches_torch_and_keeps_dtype(rng):
     assert hs.dtype == np.float32
     grads = rc.rnn_backward(np.ones_like(hs), cache)
     assert all(g.dtype == np.float32 for g in grads)
-    m = _torch_rnn(p, "tanh", dtype=torch.float32)
+    m = torch_with(torch.nn.RNN, p, dtype=torch.float32)
     out, _ = m(torch.from_numpy(x), torch.from_numpy(h0[None]))
     np.testing.assert_allclose(hs, out.detach().numpy(), atol=1e-6)
 
