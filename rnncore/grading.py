@@ -77,6 +77,32 @@ def check_finite(func_name, what, arr):
         )
 
 
+def _compare(func_name, what, got, expected, atol, rtol):
+    """`got` and `expected` as float64 arrays (failing on NaN or inf in `got`), and the mask of wrong entries."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    check_finite(func_name, what, got)
+    return got, expected, ~np.isclose(got, expected, atol=atol, rtol=rtol)
+
+
+def _wrong_message(func_name, what, got, expected, wrong, *, time_axis, reveal, case, extra=""):
+    """How many entries are wrong, by how much, from which time step, then `extra`; with `reveal`, both arrays."""
+    where = f" on the case {case}" if case else ""
+    msg = (
+        f"`{func_name}`: `{what}` is wrong{where}: {int(wrong.sum())} of {wrong.size} entries differ "
+        f"(largest difference {np.max(np.abs(got - expected)):.3g})"
+    )
+    if time_axis is not None and got.ndim > time_axis:
+        steps = np.flatnonzero(wrong.any(axis=tuple(a for a in range(got.ndim) if a != time_axis)))
+        index = ", ".join(["t" if a == time_axis else ":" for a in range(got.ndim)]).replace("t", str(int(steps[0])))
+        msg += f"; it first goes wrong at `{what}[{index}]`, time step {int(steps[0])} counting from 0"
+    msg += extra
+    if reveal:
+        msg += f"\n  expected: {np.array2string(expected, precision=6)}"
+        msg += f"\n  got:      {np.array2string(got, precision=6)}"
+    return msg
+
+
 def check_close(func_name, what, got, expected, *, atol=1e-8, rtol=1e-6, time_axis=None, reveal=False, case=""):
     """Fail unless `got` equals `expected` within tolerance, saying where it first departs.
 
@@ -88,25 +114,10 @@ def check_close(func_name, what, got, expected, *, atol=1e-8, rtol=1e-6, time_ax
     reveal : print both arrays (visible, hand-checkable cases only; never in hidden tests)
     case : a short description of the inputs, e.g. "T=1, N=1"
     """
-    got = np.asarray(got, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    check_finite(func_name, what, got)
-    wrong = ~np.isclose(got, expected, atol=atol, rtol=rtol)
-    if not wrong.any():
-        return
-    where = f" on the case {case}" if case else ""
-    msg = (
-        f"`{func_name}`: `{what}` is wrong{where}: {int(wrong.sum())} of {wrong.size} entries differ "
-        f"(largest difference {np.max(np.abs(got - expected)):.3g})"
-    )
-    if time_axis is not None and got.ndim > time_axis:
-        steps = np.flatnonzero(wrong.any(axis=tuple(a for a in range(got.ndim) if a != time_axis)))
-        index = ", ".join(["t" if a == time_axis else ":" for a in range(got.ndim)]).replace("t", str(int(steps[0])))
-        msg += f"; it first goes wrong at `{what}[{index}]`, time step {int(steps[0])} counting from 0"
-    if reveal:
-        msg += f"\n  expected: {np.array2string(expected, precision=6)}"
-        msg += f"\n  got:      {np.array2string(got, precision=6)}"
-    raise AssertionError(msg)
+    got, expected, wrong = _compare(func_name, what, got, expected, atol, rtol)
+    if wrong.any():
+        raise AssertionError(_wrong_message(func_name, what, got, expected, wrong, time_axis=time_axis,
+                                            reveal=reveal, case=case))
 
 
 def _gate_report(got, expected, wrong, gate_axis, gates, what):
@@ -151,24 +162,18 @@ def check_output(func_name, what, got, expected, inputs, *, index=0, time_axis=N
     gate_axis, gates : for LSTM/GRU arrays, the axis that stacks gate blocks and their names ("ifgo", "rzn")
     other parameters : as in `check_close`
     """
-    got = np.asarray(got, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    check_finite(func_name, what, got)
-    wrong = ~np.isclose(got, expected, atol=atol, rtol=rtol)
+    got, expected, wrong = _compare(func_name, what, got, expected, atol, rtol)
     if not wrong.any():
         return
-    where = f" on the case {case}" if case else ""
     found = [m for m in mistakes.diagnose(func_name, got, inputs, index)
              if _shows(m, inputs, index, expected, atol, rtol)]
     if found:
+        where = f" on the case {case}" if case else ""
         why = "\n  or: ".join(m.message for m in found)
         raise AssertionError(f"`{func_name}`: `{what}` is wrong{where}: {why}")
-    try:
-        check_close(func_name, what, got, expected, atol=atol, rtol=rtol, time_axis=time_axis, reveal=reveal,
-                    case=case)
-    except AssertionError as err:
-        extra = _gate_report(got, expected, wrong, gate_axis, gates, what) if gates else ""
-        raise AssertionError(str(err).split("\n")[0] + extra + "\n".join([""] + str(err).split("\n")[1:])) from None
+    extra = _gate_report(got, expected, wrong, gate_axis, gates, what) if gates else ""
+    raise AssertionError(_wrong_message(func_name, what, got, expected, wrong, time_axis=time_axis, reveal=reveal,
+                                        case=case, extra=extra))
 
 
 def check_unchanged(func_name, name, before, after):
