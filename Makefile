@@ -39,8 +39,7 @@ _mathjax/mathjax:
 book: setup
 	$(BIN)/python scripts/build_book.py
 
-test: setup
-	$(BIN)/ruff check rnncore tests scripts benchmarks
+test: lint
 	$(BIN)/python -m pytest
 
 lint: setup
