@@ -8,18 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rnncore.instructor.notebook import assignment_ids
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def assignments(root=ROOT):
-    """The assignment ids: the folders of solutions/ that hold a notebook."""
-    return sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
 def release(root=ROOT, db_url=None):
     """Run generate_assignment --force for every assignment; raise CalledProcessError if nbgrader fails."""
     extra = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
-    for name in assignments(root):
+    for name in assignment_ids(root / "solutions"):
         cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", *extra]
         subprocess.run(cmd, cwd=root, check=True, capture_output=True, text=True)
         print(f"released {name} into exercises/{name}")

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import nbformat
 
+from rnncore.instructor.notebook import assignment_ids
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def assignments():
     """Every assignment id: the folders of solutions/ that hold a notebook."""
-    return sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+    return assignment_ids(ROOT / "solutions")
 
 
 def make_course(tmp):

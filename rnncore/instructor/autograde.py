@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import isolate, sandbox
+from .notebook import assignment_ids
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Course:
 
     def assignments(self):
         """Assignment ids: the folders of the source directory that hold a notebook."""
-        return sorted(p.name for p in self.source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+        return assignment_ids(self.source)
 
     def students(self, assignment):
         """Students with a submission of `assignment` in the submitted folder."""

@@ -1,6 +1,6 @@
 """Read a source notebook (the instructor's, with solutions and hidden tests) and a student's answers.
 
-Conventions (see /work/notes/assignments.md and the chapter-2 notebook): an answer cell has nbgrader metadata
+Conventions (as in the chapter-2 notebook, solutions/ch02_forward): an answer cell has nbgrader metadata
 `solution: true` and `grade_id` = the graded function's name; its tests are the grade cells
 `test_<function>_visible` and `test_<function>_hidden`. A function is worth the sum of its test cells' points.
 Locked code cells that are neither answers nor tests (imports, functions the notebook gives) are trusted:
@@ -17,6 +17,11 @@ import nbformat
 
 TEST_ID = re.compile(r"^test_(?P<function>.+)_(?P<kind>visible|hidden)$")
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def assignment_ids(source_dir):
+    """The assignment ids of a course: the folders of its source directory (`solutions/`) that hold a notebook."""
+    return sorted(p.name for p in Path(source_dir).iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
 class SubmissionError(ValueError):
