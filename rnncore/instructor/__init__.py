@@ -19,6 +19,7 @@ every submission:
 Nothing here is imported by `import rnncore`: students never need it.
 """
 
+import os as _os
 import sys as _sys
 
 
@@ -32,4 +33,16 @@ def fast_imports():
     _sys.modules.setdefault("rfc3987_syntax", None)
 
 
+def tools_on_path():
+    """Put this interpreter's scripts folder first on PATH, so that nbgrader finds `alembic` in a fresh venv.
+
+    nbgrader's gradebook runs the `alembic` command by name. Run as `.venv/bin/python` or `.venv/bin/rnn-grade`
+    without activating the venv, PATH lacks .venv/bin and every generate_assignment and autograde fails.
+    """
+    bindir = _os.path.dirname(_sys.executable)
+    if bindir not in _os.environ.get("PATH", "").split(_os.pathsep):
+        _os.environ["PATH"] = bindir + _os.pathsep + _os.environ.get("PATH", "")
+
+
 fast_imports()
+tools_on_path()
