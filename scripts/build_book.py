@@ -62,22 +62,36 @@ def dedupe_inline_scripts(html_dir):
     return changed
 
 
-def add_notebook_downloads(build_dir):
+def add_notebook_downloads(build_dir, root=ROOT):
     """Offer every executed chapter as a .ipynb in the page's download menu, next to the .md source.
 
-    myst-nb leaves the executed notebooks in _build/jupyter_execute/; they are copied next to the sources
-    in the site and linked from the download dropdown. Returns the number of pages given a link.
+    The notebook is the chapter's source with the outputs of its execution merged in from the execution
+    cache (myst-nb's own copies in _build/jupyter_execute/ lose their outputs on a rebuild served from the
+    cache). It is written next to the sources in the site and linked from the download dropdown. Returns the
+    number of pages given a link.
     """
-    html_dir, executed = Path(build_dir) / "html", Path(build_dir) / "jupyter_execute"
+    import jupytext
+    import nbformat
+    from jupyter_cache import get_cache
+
+    html_dir = Path(build_dir) / "html"
+    cache = get_cache(Path(build_dir) / ".jupyter_cache")
     count = 0
-    for nb in executed.rglob("*.ipynb"):
-        rel = nb.relative_to(executed)
+    for record in cache.list_cache_records():
+        source = Path(record.uri)
+        if not source.is_relative_to(root) or not source.exists():
+            continue
+        rel = source.relative_to(root).with_suffix("")  # e.g. book/ch01_sequences
         page = html_dir / rel.with_suffix(".html")
         if not page.exists():
             continue
-        target = html_dir / "_sources" / rel
+        try:
+            _, nb = cache.merge_match_into_notebook(jupytext.read(source))
+        except KeyError:  # the cached run is of an older version of the chapter
+            continue
+        target = html_dir / "_sources" / rel.with_suffix(".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(nb, target)
+        nbformat.write(nb, target)
         text = page.read_text(encoding="utf-8")
         md_href = f'href="{"../" * (len(rel.parts) - 1)}_sources/{rel.with_suffix(".md").as_posix()}"'
         start = text.find(f"<li><a {md_href}")
