@@ -3,8 +3,19 @@
 For the Elman RNN, the LSTM and the GRU at a course size (N=32, T=100, D=64, H=128) and a tiny size
 (N=1, T=20, D=8, H=16), in float32: the median of repeated runs of one forward and one backward pass
 with the same weights, inputs and upstream gradient, and the ratio rnncore / torch (below 1: rnncore
-is faster). Prints a table; asserts nothing about time (the machines are shared and noisy), but does
-check that both sides computed the same numbers.
+is faster).
+
+Each side is timed in its own block of repeats after a few warm-up passes. Alternating the two pass by
+pass is not fair: each library's idle worker threads keep spinning for a while after a call and slow the
+other one down (torch measured up to 6x slower that way).
+
+The column "BLAS floor" times only the matrix products the numpy version has to do (the input
+projection, one recurrent product per step forward and one backward, dx, dW_ih, dW_hh) with numpy's
+BLAS. No numpy implementation can beat it, so where it is close to torch's time the ratio cannot go
+much lower.
+
+Prints a table; asserts nothing about time (the machines are shared and noisy), but does check that
+both sides computed the same numbers.
 
 Usage: python benchmarks/rnn_speed.py [--repeats 200] [--threads N]
 """
@@ -27,14 +38,43 @@ CELLS = {
 }
 
 
-def _median_time(fn, repeats):
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _median_times(fns, repeats, warmup=3):
+    """Median wall time of each function, each timed in its own block after `warmup` untimed calls."""
+    medians = []
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        medians.append(statistics.median(times))
+    return medians
+
+
+def _blas_floor(G, N, T, D, H, dtype):
+    """The matrix products of one forward + backward pass of a G-gate layer, and nothing else."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((T * N, D)).astype(dtype)
+    W_ih = rng.standard_normal((G * H, D)).astype(dtype)
+    W_hhT = rng.standard_normal((H, G * H)).astype(dtype)
+    W_hh = np.ascontiguousarray(W_hhT.T)
+    h = rng.standard_normal((N, H)).astype(dtype)
+    da = rng.standard_normal((T * N, G * H)).astype(dtype)
+    h_prevs = rng.standard_normal((T * N, H)).astype(dtype)
+
+    def products():
+        x @ W_ih.T
+        for _ in range(T):
+            h @ W_hhT
+        for t in range(T):
+            da[t * N : (t + 1) * N] @ W_hh
+        da @ W_ih
+        da.T @ x
+        da.T @ h_prevs
+
+    return products
 
 
 def bench(cell, size, repeats, dtype=np.float32):
@@ -71,9 +111,8 @@ def bench(cell, size, repeats, dtype=np.float32):
     out = run_torch()
     assert np.abs(hs - out.detach().numpy()).max() < 1e-4, "forward differs from torch"
     assert np.abs(grads[0] - xt.grad.numpy()).max() < 1e-3, "dx differs from torch"
-    t_np = _median_time(run_numpy, repeats)
-    t_torch = _median_time(run_torch, repeats)
-    return t_np, t_torch
+    G = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    return _median_times([run_numpy, run_torch, _blas_floor(G, N, T, D, H, dtype)], repeats)
 
 
 def main():
@@ -86,13 +125,14 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}; float32; "
           f"median of {args.repeats} forward+backward passes")
     print(f"{'cell':<5} {'size':<7} {'N':>3} {'T':>4} {'D':>3} {'H':>4} {'rnncore (ms)':>13} {'torch (ms)':>11} "
-          f"{'ratio':>6}")
+          f"{'ratio':>6} {'BLAS floor (ms)':>16} {'floor/torch':>12}")
     for size_name, size in SIZES.items():
-        repeats = args.repeats if size_name == "tiny" else max(args.repeats // 10, 5)
+        repeats = args.repeats if size_name == "tiny" else max(args.repeats // 5, 5)
         for cell in CELLS:
-            t_np, t_torch = bench(cell, size, repeats)
+            t_np, t_torch, t_floor = bench(cell, size, repeats)
             print(f"{cell:<5} {size_name:<7} {size['N']:>3} {size['T']:>4} {size['D']:>3} {size['H']:>4} "
-                  f"{1e3 * t_np:>13.3f} {1e3 * t_torch:>11.3f} {t_np / t_torch:>6.2f}")
+                  f"{1e3 * t_np:>13.3f} {1e3 * t_torch:>11.3f} {t_np / t_torch:>6.2f} {1e3 * t_floor:>16.3f} "
+                  f"{t_floor / t_torch:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -135,8 +135,10 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     Math: for t = 1..T, starting from h0:  r, z = sigma(x_t W_i{r,z}^T + b_i{r,z} + h_{t-1} W_h{r,z}^T + b_h{r,z});
           n = tanh(x_t W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn));  h_t = (1 - z) * n + z * h_{t-1}
 
-    The input parts x_t W_ih^T + b_ih do not depend on h, so they are computed for every step in one product
-    before the loop; in the loop one sigmoid covers r and z together.
+    The input parts x_t W_ih^T + b_ih do not depend on h, so they are computed for every step in one
+    (T*N, D) product before the loop. In the loop r and z come from one tanh, because
+    sigma(a) = (1 + tanh(a / 2)) / 2: their weight and bias columns are halved once (exact: a power of two),
+    so tanh and then u / 2 + 1/2 give both gates. Same numbers as `gru_step_forward`, less work.
 
     Parameters
     ----------
@@ -160,21 +162,29 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     T, N = x.shape[:2]
 
     dtype = common_dtype(x, h0, W_ih, W_hh, b_ih, b_hh)
-    ax = x @ W_ih.T + b_ih  # input parts of every step, (T, N, 3H)
+    half = np.ones(3 * H, dtype=dtype)  # 1/2 on the r and z columns: sigma(a) = (1 + tanh(a/2)) / 2
+    half[: 2 * H] = 0.5
+    ax = (x.reshape(T * N, D) @ (W_ih.T * half)).reshape(T, N, 3 * H)  # input parts, (T, N, 3H)
+    ax += b_ih * half  # in place: adding into a new (T, N, 3H) array costs more than the product
     ax_rz, ax_n = ax[..., : 2 * H], ax[..., 2 * H :]
+    W_hhT = np.ascontiguousarray(W_hh.T * half)  # (H, 3H); a C-ordered right operand is the faster product
+    b_hh = b_hh * half
     gates = np.empty((T, N, 3 * H), dtype=dtype)  # activated gates r, z, n of every step
     r, z, n = np.split(gates, 3, axis=-1)  # views into `gates`, each (T, N, H)
     rz = gates[..., : 2 * H]  # r and z side by side, (T, N, 2H)
-    ah_n = np.empty((T, N, H), dtype=dtype)  # h_{t-1} W_hn^T + b_hn of every step
+    ah = np.empty((T, N, 3 * H), dtype=dtype)  # hidden parts h_{t-1} W_hh^T + b_hh of every step
+    ah_rz, ah_n = ah[..., : 2 * H], ah[..., 2 * H :]  # ah_n is h_{t-1} W_hn^T + b_hn, which the backward needs
     hs = np.empty((T, N, H), dtype=dtype)
-    W_hhT = W_hh.T
     h = h0
     for t in range(T):
-        ah = h @ W_hhT + b_hh  # hidden parts, (N, 3H)
-        rz[t] = sigmoid(ax_rz[t] + ah[:, : 2 * H])  # one sigmoid for both gates
-        ah_n[t] = ah[:, 2 * H :]
+        np.matmul(h, W_hhT, out=ah[t])
+        ah[t] += b_hh
+        np.add(ax_rz[t], ah_rz[t], out=rz[t])  # halved pre-activations of r and z
+        np.tanh(rz[t], out=rz[t])
+        rz[t] *= 0.5
+        rz[t] += 0.5  # now sigma of the pre-activations
         n[t] = np.tanh(ax_n[t] + r[t] * ah_n[t])
-        h = hs[t] = (1 - z[t]) * n[t] + z[t] * h
+        h = hs[t] = n[t] + z[t] * (h - n[t])  # (1 - z) n + z h_{t-1}, one operation fewer
     return hs, GRUCache(x, h0, W_ih, W_hh, gates, ah_n, hs)
 
 
@@ -210,27 +220,28 @@ def gru_backward(dhs, cache):
     dtype = np.result_type(gates, dhs)
 
     r, z, n = np.split(gates, 3, axis=-1)  # each (T, N, H)
-    h_prevs = np.concatenate([h0[None], hs[:-1]])  # h_{t-1} for every t, (T, N, H)
-    # local derivatives of every step at once, each (T, N, H), written from the gates' outputs
-    dh_dan = (1 - z) * (1 - n * n)  # h_t through n and tanh
-    dh_daz = (h_prevs - n) * z * (1 - z)  # h_t through z and sigma
-    dan_dar = ah_n * r * (1 - r)  # a_n through r and sigma
     dax = np.empty_like(gates, dtype=dtype)  # gradients of the input parts, (T, N, 3H)
     dah = np.empty_like(gates, dtype=dtype)  # gradients of the hidden parts, (T, N, 3H)
+    dax_r, dax_z, dax_n = np.split(dax, 3, axis=-1)  # views, each (T, N, H)
+    dah_n = dah[..., 2 * H :]
     dh = np.zeros((N, H), dtype=dtype)  # gradient carried back from step t+1
+    # step by step: a step's arrays stay in the CPU cache, faster here than whole-sequence passes
     for t in range(T - 1, -1, -1):
+        h_prev = hs[t - 1] if t else h0
         dh_t = dhs[t] + dh
-        da_n = dh_t * dh_dan[t]
-        da_r = da_n * dan_dar[t]
-        da_z = dh_t * dh_daz[t]
-        dax[t] = np.concatenate((da_r, da_z, da_n), axis=-1)
-        dah[t] = np.concatenate((da_r, da_z, da_n * r[t]), axis=-1)  # the reset gate scales the hidden part of n
+        np.multiply(dh_t * (1 - z[t]), 1 - n[t] * n[t], out=dax_n[t])  # back through (1 - z) n, then tanh
+        np.multiply(dax_n[t] * ah_n[t], r[t] * (1 - r[t]), out=dax_r[t])
+        np.multiply(dh_t * (h_prev - n[t]), z[t] * (1 - z[t]), out=dax_z[t])
+        dah[t, :, : 2 * H] = dax[t, :, : 2 * H]  # r and z: the same gradient for both parts
+        np.multiply(dax_n[t], r[t], out=dah_n[t])  # the reset gate scales the hidden part of n
         dh = dah[t] @ W_hh + dh_t * z[t]
-    dx = dax @ W_ih
-    dW_ih = dax.reshape(T * N, 3 * H).T @ x.reshape(T * N, -1)
-    dW_hh = dah.reshape(T * N, 3 * H).T @ h_prevs.reshape(T * N, H)
-    db_ih = dax.sum(axis=(0, 1))
-    db_hh = dah.sum(axis=(0, 1))
+    h_prevs = np.concatenate([h0[None], hs[:-1]])  # h_{t-1} for every t, (T, N, H)
+    dax_all, dah_all = dax.reshape(T * N, 3 * H), dah.reshape(T * N, 3 * H)  # rows: sums become products
+    dx = (dax_all @ W_ih).reshape(x.shape)
+    dW_ih = dax_all.T @ x.reshape(T * N, -1)
+    dW_hh = dah_all.T @ h_prevs.reshape(T * N, H)
+    db_ih = dax_all.sum(axis=0)
+    db_hh = dah_all.sum(axis=0)
     return dx, dh, dW_ih, dW_hh, db_ih, db_hh
 
 

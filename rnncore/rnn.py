@@ -146,7 +146,8 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     Math: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)  for t = 1..T, starting from h0
 
     The input projection x_t W_ih^T + b_ih does not depend on h, so it is computed for every step in
-    one product before the loop; the loop does only what must be sequential.
+    one (T*N, D) @ (D, H) product before the loop (a single 2-D product: numpy's stacked matmul over a
+    3-D array runs T small ones and is about three times slower); the loop does only what must be sequential.
 
     Parameters
     ----------
@@ -172,7 +173,8 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     T, N = x.shape[:2]
 
     dtype = common_dtype(x, h0, W_ih, W_hh, b_ih, b_hh)
-    ax = x @ W_ih.T + (b_ih + b_hh)  # input part of every pre-activation, (T, N, H)
+    ax = (x.reshape(T * N, D) @ W_ih.T).reshape(T, N, H)  # input part of every step, (T, N, H)
+    ax += b_ih + b_hh  # in place: adding into a new (T, N, H) array costs more than the product
     hs = np.empty((T, N, H), dtype=dtype)
     h = h0
     for t in range(T):
@@ -217,9 +219,10 @@ def rnn_backward(dhs, cache):
         da[t] = (dhs[t] + dh) * dphi[t]
         dh = da[t] @ W_hh
     h_prevs = np.concatenate([h0[None], hs[:-1]])  # h_{t-1} for every t, (T, N, H)
-    dx = da @ W_ih
-    dW_ih = da.reshape(-1, H).T @ x.reshape(T * N, -1)
-    dW_hh = da.reshape(-1, H).T @ h_prevs.reshape(-1, H)
+    da_all = da.reshape(T * N, H)  # every step's da as rows: the sums over t and n become single products
+    dx = (da_all @ W_ih).reshape(x.shape)
+    dW_ih = da_all.T @ x.reshape(T * N, -1)
+    dW_hh = da_all.T @ h_prevs.reshape(T * N, H)
     db_ih = da.sum(axis=(0, 1))
     db_hh = db_ih.copy()
     return dx, dh, dW_ih, dW_hh, db_ih, db_hh
