@@ -135,10 +135,8 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     Math: for t = 1..T, starting from h0:  r, z = sigma(x_t W_i{r,z}^T + b_i{r,z} + h_{t-1} W_h{r,z}^T + b_h{r,z});
           n = tanh(x_t W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn));  h_t = (1 - z) * n + z * h_{t-1}
 
-    The input parts x_t W_ih^T + b_ih do not depend on h, so they are computed for every step in one
-    (T*N, D) product before the loop. In the loop r and z come from one tanh, because
-    sigma(a) = (1 + tanh(a / 2)) / 2: their weight and bias columns are halved once (exact: a power of two),
-    so tanh and then u / 2 + 1/2 give both gates. Same numbers as `gru_step_forward`, less work.
+    The input parts x_t W_ih^T + b_ih do not depend on h, so they are computed for every step in one product
+    before the loop; in the loop one sigmoid covers r and z together.
 
     Parameters
     ----------
@@ -162,7 +160,9 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     T, N = x.shape[:2]
 
     dtype = common_dtype(x, h0, W_ih, W_hh, b_ih, b_hh)
-    half = np.ones(3 * H, dtype=dtype)  # 1/2 on the r and z columns: sigma(a) = (1 + tanh(a/2)) / 2
+    # The sigmoid of r and z is computed as sigma(a) = (1 + tanh(a / 2)) / 2, cheaper than exp and as stable: their
+    # weight and bias columns are halved once (exact: a power of two), then tanh and u / 2 + 1/2 give both gates.
+    half = np.ones(3 * H, dtype=dtype)  # 1/2 on the r and z columns
     half[: 2 * H] = 0.5
     ax = (x.reshape(T * N, D) @ (W_ih.T * half)).reshape(T, N, 3 * H)  # input parts, (T, N, 3H)
     ax += b_ih * half  # in place: adding into a new (T, N, 3H) array costs more than the product
