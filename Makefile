@@ -9,10 +9,11 @@ NPM_STAMP := node_modules/.installed
 # The venv's commands first: nbgrader runs `alembic` by name, and the venv is never activated here.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup book test lint release clean help
+.PHONY: setup book pdf test lint release clean help
 
 help:
 	@echo "make book     set up .venv and build the book (every chapter executed) into _build/html"
+	@echo "make pdf      after make book: the whole book as one HTML page and a PDF (offline, Chromium)"
 	@echo "make test     set up, then ruff and the whole test suite (which also builds the book with -W)"
 	@echo "make release  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make clean    remove _build/ and nbgrader's working folders"
@@ -40,6 +41,9 @@ _mathjax/mathjax:
 
 book: setup
 	$(BIN)/python scripts/build_book.py
+
+pdf: setup
+	$(BIN)/python scripts/build_pdf.py
 
 test: lint
 	$(BIN)/python -m pytest

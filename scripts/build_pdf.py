@@ -1,0 +1,85 @@
+"""Export the whole book as one HTML page and as a PDF, offline.
+
+`make pdf` runs this after `make book`. Jupyter Book's own PDF routes need either a TeX installation
+(`pdflatex`, gigabytes of Debian packages) or pyppeteer, which downloads its own Chromium at run time. This
+uses what the course already has: Sphinx's `singlehtml` builder (reusing the execution cache, so no chapter is
+run again if the book was built), then the Debian Chromium that the browser test uses, driven by Playwright,
+prints that page to PDF once the local MathJax has typeset every formula.
+
+Outputs: _build/singlehtml/index.html and _build/pdf/rnn-from-the-ground-up.pdf
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from build_book import clear_stale_cache, dedupe_inline_scripts  # noqa: E402
+
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+PDF = ROOT / "_build" / "pdf" / "rnn-from-the-ground-up.pdf"
+# Paper has no horizontal scroll bar: wrap long code lines and let wide tables and outputs shrink to the page.
+PRINT_CSS = """
+pre, .highlight pre, .output pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+table { max-width: 100% !important; }
+img { max-width: 100% !important; height: auto !important; }
+h1, h2, h3 { break-after: avoid; }
+figure, .cell_output img, table { break-inside: avoid; }
+"""
+
+
+def build_single_page(root=ROOT):
+    """Build _build/singlehtml with every chapter executed (from the cache when it is fresh); return the page."""
+    build_dir = root / "_build"
+    clear_stale_cache(build_dir)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    subprocess.run([str(jb), "build", str(root), "--builder", "singlehtml", "-W", "-n", "--keep-going"],
+                   cwd=root, check=True)
+    html_dir = build_dir / "singlehtml"
+    dedupe_inline_scripts(html_dir)
+    # The root document is book/intro, but Sphinx writes its links relative to the output folder's root, where
+    # index.html only redirects to it: put the page itself there, so that styles, images and MathJax load.
+    page = html_dir / "index.html"
+    shutil.move(html_dir / "book" / "intro.html", page)
+    return page
+
+
+def print_pdf(page, target=PDF):
+    """Print `page` to `target` with headless Chromium after MathJax has finished; return the page count."""
+    from playwright.sync_api import sync_playwright
+
+    executable = next((c for c in CHROMIUM if Path(c).exists()), None) or shutil.which("chromium")
+    if executable is None:
+        raise SystemExit("build_pdf: no Chromium found (install Debian's `chromium` package)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable)
+        tab = browser.new_page()
+        tab.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
+                  else route.continue_())  # offline: nothing may leave the machine
+        tab.goto(page.as_uri(), wait_until="load")
+        tab.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=60_000)
+        tab.evaluate("() => MathJax.startup.promise")
+        tab.emulate_media(media="print")
+        tab.add_style_tag(content=PRINT_CSS)
+        tab.pdf(path=str(target), format="A4", print_background=True,
+                margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"},
+                display_header_footer=True, header_template="<span></span>",
+                footer_template='<div style="font-size:8px;width:100%;text-align:center">'
+                                '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
+        browser.close()
+    return target.read_bytes().count(b"/Type /Page") - target.read_bytes().count(b"/Type /Pages")
+
+
+def main():
+    page = build_single_page()
+    pages = print_pdf(page)
+    size = PDF.stat().st_size / 1e6
+    print(f"single page: {page.relative_to(ROOT)}\nPDF: {PDF.relative_to(ROOT)} ({pages} pages, {size:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
