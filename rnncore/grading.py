@@ -6,6 +6,7 @@ like a bare AssertionError. Messages from hidden tests never print the expected 
 """
 
 import copy
+import numbers
 import warnings
 
 import numpy as np
@@ -145,35 +146,79 @@ def _shows(entry, inputs, index, expected, atol, rtol):
     try:
         with np.errstate(all="ignore"):
             out = entry.compute(**copy.deepcopy(inputs))
-        candidate = np.asarray(out if index is None else out[index], dtype=np.float64)
+        candidate = mistakes._part(out, index)
+        if not isinstance(expected, np.ndarray):  # a value compared exactly
+            return not mistakes._equal(mistakes._plain(candidate), expected)
+        candidate = np.asarray(candidate, dtype=np.float64)
     except Exception:
         return True
     return candidate.shape != expected.shape or not np.allclose(candidate, expected, atol=atol, rtol=rtol)
 
 
 def check_output(func_name, what, got, expected, inputs, *, index=0, time_axis=None, gate_axis=None, gates=None,
-                 atol=1e-8, rtol=1e-6, reveal=False, case=""):
+                 atol=1e-8, rtol=1e-6, reveal=False, case="", also=None):
     """Like `check_close`, but when the output is wrong, name the known mistake it matches, if any.
 
     Parameters
     ----------
+    got, expected : float arrays (or numbers), compared within tolerance; or, when `got` is neither, values compared
+                    exactly (a str, a list of tokens, a dict such as a vocabulary)
     inputs : dict, the keyword arguments the student's function was called with (to replay known mistakes)
-    index : which element of the function's returned tuple `got` is (None if it returns a single value)
+    index : which element of the function's returned tuple `got` is (None if it returns a single value); a tuple is a
+            path into the output, e.g. (0, "W") for the gradient "W" of a returned (dict, norm) pair
     gate_axis, gates : for LSTM/GRU arrays, the axis that stacks gate blocks and their names ("ifgo", "rzn")
+    also : optional dict {index: the student's value} of other outputs the check has found right: a known mistake is
+           named only if it gives those too (e.g. {0: out} when checking `h_n` after `out`)
     other parameters : as in `check_close`
     """
+    if not isinstance(got, (np.ndarray, numbers.Number)):
+        _check_exact(func_name, what, got, expected, inputs, index=index, reveal=reveal, case=case, also=also)
+        return
     got, expected, wrong = _compare(func_name, what, got, expected, atol, rtol)
     if not wrong.any():
         return
-    found = [m for m in mistakes.diagnose(func_name, got, inputs, index)
+    _name_the_mistake(func_name, what, got, expected, inputs, index, atol, rtol, case, also)
+    extra = _gate_report(got, expected, wrong, gate_axis, gates, what) if gates else ""
+    raise AssertionError(_wrong_message(func_name, what, got, expected, wrong, time_axis=time_axis, reveal=reveal,
+                                        case=case, extra=extra))
+
+
+def name_known_mistake(func_name, what, got, expected, inputs, *, index=0, case="", also=None, atol=1e-8, rtol=1e-6):
+    """Fail with the message of the known mistake(s) that `got` matches, as `check_output` does; return if none does.
+
+    For a check that has a message of its own for a wrong answer: call this first, then raise that message.
+    Parameters as in `check_output`.
+    """
+    if isinstance(got, (np.ndarray, numbers.Number)):
+        got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    else:
+        got, expected = mistakes._plain(got), mistakes._plain(expected)
+    _name_the_mistake(func_name, what, got, expected, inputs, index, atol, rtol, case, also)
+
+
+def _name_the_mistake(func_name, what, got, expected, inputs, index, atol, rtol, case, also=None):
+    """Fail with the messages of the known mistakes that `got` equals (and the right answer does not); else return."""
+    found = [m for m in mistakes.diagnose(func_name, got, inputs, index, also)
              if _shows(m, inputs, index, expected, atol, rtol)]
     if found:
         where = f" on the case {case}" if case else ""
         why = "\n  or: ".join(m.message for m in found)
         raise AssertionError(f"`{func_name}`: `{what}` is wrong{where}: {why}")
-    extra = _gate_report(got, expected, wrong, gate_axis, gates, what) if gates else ""
-    raise AssertionError(_wrong_message(func_name, what, got, expected, wrong, time_axis=time_axis, reveal=reveal,
-                                        case=case, extra=extra))
+
+
+def _check_exact(func_name, what, got, expected, inputs, *, index, reveal, case, also=None):
+    """`check_output` for a value compared exactly: a str, a list of tokens, a dict (any floats in it nearly)."""
+    got, expected = mistakes._plain(got), mistakes._plain(expected)
+    if mistakes._equal(got, expected):
+        return
+    _name_the_mistake(func_name, what, got, expected, inputs, index, 0, 0, case, also)
+    where = f" on the case {case}" if case else ""
+    msg = f"`{func_name}`: `{what}` is wrong{where}"
+    if isinstance(got, list) and isinstance(expected, list) and len(got) != len(expected):
+        msg += f": {len(got)} item{'' if len(got) == 1 else 's'} instead of {len(expected)}"
+    if reveal:
+        msg += f"\n  expected: {expected!r}\n  got:      {got!r}"
+    raise AssertionError(msg)
 
 
 def check_unchanged(func_name, name, before, after):

@@ -9,6 +9,7 @@ Book: the "Checks that explain your mistakes" box of each chapter's graded noteb
 """
 
 import copy
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -16,10 +17,16 @@ import numpy as np
 
 from . import _lock
 from .activations import log_softmax, sigmoid, softmax
+from .architectures import beam_search, bidirectional_rnn_forward, greedy_decode, last_valid_state, masked_mean_pool
+from .clip import clip_by_global_norm, clip_by_value
 from .gradcheck import eval_numerical_gradient_array
+from .gru import gru_forward, gru_step_forward, gru_step_forward_cho
 from .init import GATES
+from .jacobians import gradient_regime, jacobian_product_norms
 from .layers import affine_backward, affine_forward
 from .losses import softmax_cross_entropy
+from .lstm import LSTMStepCache, lstm_step_backward, lstm_step_forward
+from .realdata import build_vocab, decode, encode, make_windows, sample_with_temperature
 from .rnn import RNNCache, RNNStepCache, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from .scan import linear_recurrence, mingru_forward, parallel_scan
 from .tbptt import chunk_bounds, rnn_tbptt
@@ -48,7 +55,47 @@ def mistake(function, name, message):
     return register
 
 
+def _plain(value):
+    """`value` with arrays as lists and numpy scalars as Python numbers, so that `==` compares it as a whole."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _equal(a, b, atol=1e-6, rtol=1e-5):
+    """Whether two plain values (see `_plain`) are equal: strs, ints and structure exactly, floats within tolerance."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y, atol, rtol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k], atol, rtol) for k in a)
+    if isinstance(a, float) or isinstance(b, float):
+        numbers = (int, float)
+        return isinstance(a, numbers) and isinstance(b, numbers) and bool(np.isclose(a, b, atol=atol, rtol=rtol))
+    return type(a) is type(b) and a == b
+
+
+def _part(out, index):
+    """The part of a function's output that a check compares: all of it if `index` is None, else `out[index]`; a
+    tuple index is a path, e.g. (0, "W") for `out[0]["W"]`, one gradient of a returned (dict, norm) pair."""
+    if index is None:
+        return out
+    for key in index if isinstance(index, tuple) else (index,):
+        out = out[key]
+    return out
+
+
 def _close(got, candidate, atol=1e-6, rtol=1e-5):
+    if not isinstance(got, np.ndarray):  # a str, a list of tokens, a dict: compared exactly (floats in it nearly)
+        try:
+            return _equal(_plain(got), _plain(candidate))
+        except Exception:
+            return False
     try:
         candidate = np.asarray(candidate, dtype=np.float64)
     except (TypeError, ValueError):
@@ -56,31 +103,43 @@ def _close(got, candidate, atol=1e-6, rtol=1e-5):
     return got.shape == candidate.shape and bool(np.all(np.isclose(got, candidate, atol=atol, rtol=rtol)))
 
 
-def diagnose(function, got, inputs, index=0):
+def _as_got(value):
+    """A value as `diagnose` compares it: numbers and arrays as a float64 ndarray, anything else as a plain value."""
+    if isinstance(value, (np.ndarray, numbers.Number)):
+        return np.asarray(value, dtype=np.float64)
+    return _plain(value)
+
+
+def diagnose(function, got, inputs, index=0, also=None):
     """The known mistakes of `function` whose output number `index` equals `got` on these inputs.
 
     Parameters
     ----------
     function : name of the graded function
-    got : the student's output (already coerced to a float64 ndarray)
+    got : the student's output (already coerced to a float64 ndarray), or a value compared exactly (a str, a list of
+          tokens, a dict)
     inputs : dict of the keyword arguments the function was called with (each mistake runs on its own deep
              copy, so one that changes its inputs in place, like a gradient checker or an optimiser step that
              `update` makes, spoils nothing for the next)
-    index : which element of the returned tuple `got` is (None if the function returns one value)
+    index : which element of the returned tuple `got` is (None if the function returns one value; a tuple is a
+            path, as in `_part`)
+    also : optional dict {index: value} of other parts of the student's output (checked right already): a mistake
+           matches only if it gives those too
 
     Returns
     -------
     matches : list of Mistake (empty if none matches)
     """
+    also = {i: _as_got(v) for i, v in (also or {}).items()}
     matches = []
     for entry in CATALOGUE.get(function, []):
         try:
             with np.errstate(all="ignore"):
                 out = entry.compute(**copy.deepcopy(inputs))
-            candidate = out if index is None else out[index]
+            candidate = _part(out, index)
         except Exception:  # the mistake is impossible on these shapes (e.g. a transpose that cannot multiply)
             continue
-        if _close(got, candidate):
+        if _close(got, candidate) and all(_close(v, _part(out, i)) for i, v in also.items()):
             matches.append(entry)
     return matches
 
@@ -651,6 +710,312 @@ def _tbptt_untruncated(x, y, h0, params, k, update=None):
     return np.array(losses), hs[-1]
 
 
+# ----------------------------------------------------------------------------------------- chapter 5
+_LSTM = "chapter 5, section \"The LSTM cell\""
+_LSTM_BWD = "chapter 5, section \"The LSTM backward\""
+_GRU = "chapter 5, section \"The GRU cell\""
+
+
+def _blocks(arrays, order):
+    """Each stacked weight or bias with its gate blocks (along the first axis) put in `order`, e.g. (0, 1, 3, 2)."""
+    return [np.concatenate([np.split(np.asarray(a), len(order))[k] for k in order]) for a in arrays]
+
+
+@_lock.protect
+def _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, *, g_sigmoid=False, o_tanh=False, forget=True,
+               squash_c_prev=False, squash_c=True, h_from_c_prev=False):
+    """One LSTM step with one thing done wrong (chosen by the keywords); returns (h_next, c_next, None)."""
+    a = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=-1)
+    i, f = sigmoid(a_i), sigmoid(a_f)
+    g = sigmoid(a_g) if g_sigmoid else np.tanh(a_g)
+    o = np.tanh(a_o) if o_tanh else sigmoid(a_o)
+    kept = np.tanh(c_prev) if squash_c_prev else c_prev
+    c_next = f * kept + i * g if forget else i * g
+    c_out = c_prev if h_from_c_prev else c_next
+    return o * (np.tanh(c_out) if squash_c else c_out), c_next, None
+
+
+@mistake("lstm_step_forward", "CS231n gate order",
+         "it equals what you get by reading the four blocks in CS231n's order i, f, o, g: torch stores them as "
+         "i, f, g, o, so rows 2H:3H are the candidate g (tanh) and rows 3H:4H the output gate o (sigmoid): split "
+         f"as `a_i, a_f, a_g, a_o` ({_LSTM})")
+def _lstm_cs231n_order(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return lstm_step_forward(x_t, h_prev, c_prev, *_blocks((W_ih, W_hh, b_ih, b_hh), (0, 1, 3, 2)))
+
+
+@mistake("lstm_step_forward", "i and f swapped",
+         "it equals the step with c_t = i * c_prev + f * g, the input and forget gates trading places: the forget "
+         "gate f (rows H:2H) multiplies the old cell, the input gate i (rows 0:H) the candidate, "
+         f"c_t = f * c_prev + i * g ({_LSTM})")
+def _lstm_i_f_swapped(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return lstm_step_forward(x_t, h_prev, c_prev, *_blocks((W_ih, W_hh, b_ih, b_hh), (1, 0, 2, 3)))
+
+
+@mistake("lstm_step_forward", "sigmoid on g",
+         "it equals the step with a sigmoid on the candidate g as well: g = tanh(a_g) lies in (-1, 1), so that a step "
+         f"can lower the cell as well as raise it; only the gates i, f and o are sigmoids ({_LSTM})")
+def _lstm_g_sigmoid(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, g_sigmoid=True)
+
+
+@mistake("lstm_step_forward", "tanh on o",
+         "it equals the step with a tanh on the output gate: o = sigmoid(a_o) is a gate between 0 and 1; the tanhs "
+         f"belong to the candidate g and to the cell in h_t = o * tanh(c_t) ({_LSTM})")
+def _lstm_o_tanh(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, o_tanh=True)
+
+
+@mistake("lstm_step_forward", "forget term missing",
+         "it equals the step with c_t = i * g, without the old cell: the cell keeps what the forget gate lets through, "
+         f"c_t = f * c_prev + i * g ({_LSTM})")
+def _lstm_no_forget_term(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, forget=False)
+
+
+@mistake("lstm_step_forward", "tanh on c_prev",
+         "it equals the step with c_t = f * tanh(c_prev) + i * g: the old cell enters the sum as it is, "
+         f"c_t = f * c_prev + i * g, with no squashing (that is what lets the cell carry a value unchanged) ({_LSTM})")
+def _lstm_squashed_c_prev(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, squash_c_prev=True)
+
+
+@mistake("lstm_step_forward", "tanh of c missing",
+         f"your `h_next` equals o * c_t: the cell is squashed before the output gate reads it, h_t = o * tanh(c_t) "
+         f"({_LSTM})")
+def _lstm_h_without_tanh(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, squash_c=False)
+
+
+@mistake("lstm_step_forward", "h from c_prev",
+         "your `h_next` equals o * tanh(c_prev), computed from the old cell: compute c_t first, then "
+         f"h_t = o * tanh(c_t) from the new one ({_LSTM})")
+def _lstm_h_from_c_prev(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, h_from_c_prev=True)
+
+
+@mistake("lstm_step_forward", "missing b_ih",
+         f"it equals the step without `b_ih`: torch has two biases, add both `b_ih` and `b_hh` ({_LSTM})")
+def _lstm_missing_b_ih(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, 0 * b_ih, b_hh)
+
+
+@mistake("lstm_step_forward", "missing b_hh",
+         f"it equals the step without `b_hh`: torch has two biases, add both `b_ih` and `b_hh` ({_LSTM})")
+def _lstm_missing_b_hh(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    return lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, 0 * b_hh)
+
+
+def _lstm_cache(cache):
+    """The cache of `lstm_step_forward`, also when given as a plain tuple in the same order."""
+    return cache if isinstance(cache, LSTMStepCache) else LSTMStepCache(*cache)
+
+
+@_lock.protect
+def _lstm_step_backward(dh_next, dc_next, cache, *, through_h=True, tanh_derivative=True, squash_gates_again=False,
+                        forget_in_carousel=True, order=(0, 1, 2, 3)):
+    """One LSTM step backward with one thing done wrong (chosen by the keywords)."""
+    x_t, h_prev, c_prev, W_ih, W_hh, i, f, g, o, c_next = (np.asarray(v, dtype=np.float64) for v in cache)
+    dh_next = np.asarray(dh_next, dtype=np.float64)
+    tanh_c = np.tanh(c_next)
+    dc = np.asarray(dc_next, dtype=np.float64)
+    if through_h:
+        dc = dc + dh_next * o * ((1 - tanh_c ** 2) if tanh_derivative else 1)
+    do = dh_next * tanh_c
+    si, sf, so, tg = (sigmoid(i), sigmoid(f), sigmoid(o), np.tanh(g)) if squash_gates_again else (i, f, o, g)
+    blocks = [dc * g * si * (1 - si), dc * c_prev * sf * (1 - sf), dc * i * (1 - tg ** 2), do * so * (1 - so)]
+    da = np.concatenate([blocks[k] for k in order], axis=-1)
+    db = da.sum(axis=0)
+    return da @ W_ih, da @ W_hh, dc * f if forget_in_carousel else dc, da.T @ x_t, da.T @ h_prev, db, db.copy()
+
+
+@mistake("lstm_step_backward", "dc_next ignored",
+         "it equals the gradients with `dc_next` left out: c_t reaches the loss twice, through h_t and along the "
+         f"carousel to step t+1, so dc = dc_next + dh_next * o * (1 - tanh(c_next)**2) ({_LSTM_BWD})")
+def _lstm_bwd_no_dc_next(dh_next, dc_next, cache):
+    return lstm_step_backward(dh_next, 0 * np.asarray(dc_next, dtype=np.float64), _lstm_cache(cache))
+
+
+@mistake("lstm_step_backward", "path through h_t missing",
+         "it equals the gradients with dc = dc_next alone: c_t also reaches the loss through h_t = o * tanh(c_t), "
+         f"so add dh_next * o * (1 - tanh(c_next)**2) ({_LSTM_BWD})")
+def _lstm_bwd_no_path_through_h(dh_next, dc_next, cache):
+    return _lstm_step_backward(dh_next, dc_next, cache, through_h=False)
+
+
+@mistake("lstm_step_backward", "tanh derivative of c forgotten",
+         "it equals the gradients with dc = dc_next + dh_next * o: h_t = o * tanh(c_t), so the path through h_t "
+         f"carries the factor tanh'(c_t) = 1 - tanh(c_next)**2 as well ({_LSTM_BWD})")
+def _lstm_bwd_no_tanh_derivative(dh_next, dc_next, cache):
+    return _lstm_step_backward(dh_next, dc_next, cache, tanh_derivative=False)
+
+
+@mistake("lstm_step_backward", "gate derivatives applied to the gates again",
+         "it equals the gradients with sigmoid(i) * (1 - sigmoid(i)) and 1 - tanh(g)**2 as the local derivatives: "
+         "the cache holds the gates' outputs, i = sigmoid(a_i) and g = tanh(a_g), so the derivatives are "
+         f"i * (1 - i) and 1 - g**2, with no second sigmoid or tanh ({_LSTM_BWD})")
+def _lstm_bwd_gates_squashed_again(dh_next, dc_next, cache):
+    return _lstm_step_backward(dh_next, dc_next, cache, squash_gates_again=True)
+
+
+@mistake("lstm_step_backward", "carousel without f",
+         "your `dc_prev` equals dc, the cell's whole gradient: c_t = f * c_prev + i * g, so the carousel hands back "
+         f"dc_prev = dc * f ({_LSTM_BWD})")
+def _lstm_bwd_carousel_without_f(dh_next, dc_next, cache):
+    return _lstm_step_backward(dh_next, dc_next, cache, forget_in_carousel=False)
+
+
+@mistake("lstm_step_backward", "CS231n block order",
+         "it equals the gradients with the blocks of `da` stacked in CS231n's order i, f, o, g: stack them in torch's "
+         f"order i, f, g, o, the order of the rows of W_ih, W_hh and the biases ({_LSTM_BWD})")
+def _lstm_bwd_cs231n_order(dh_next, dc_next, cache):
+    return _lstm_step_backward(dh_next, dc_next, cache, order=(0, 1, 3, 2))
+
+
+@mistake("lstm_step_backward", "bias gradient averaged over the batch",
+         "your bias gradient is the mean of `da` over the batch: the biases are added to every row, so their "
+         f"gradient is the sum, `da.sum(axis=0)` ({_LSTM_BWD})")
+def _lstm_bwd_bias_mean(dh_next, dc_next, cache):
+    dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh = lstm_step_backward(dh_next, dc_next, _lstm_cache(cache))
+    N = np.shape(dh_next)[0]
+    return dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih / N, db_hh / N
+
+
+@mistake("lstm_step_backward", "db_hh zero",
+         "your `db_hh` is zero: b_hh is added to the same pre-activations as b_ih, so it gets the same gradient, "
+         f"db_hh = db_ih = da.sum(axis=0) ({_LSTM_BWD})")
+def _lstm_bwd_db_hh_zero(dh_next, dc_next, cache):
+    dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh = lstm_step_backward(dh_next, dc_next, _lstm_cache(cache))
+    return dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, 0 * db_hh
+
+
+@_lock.protect
+def _gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, *, cho=False, b_hn_outside=False, tanh_gates=False,
+              z_swapped=False):
+    """One GRU step (h_next only) with one thing done wrong (chosen by the keywords)."""
+    gate = np.tanh if tanh_gates else sigmoid
+    ax_r, ax_z, ax_n = np.split(x_t @ W_ih.T + b_ih, 3, axis=-1)
+    W_hr, W_hz, W_hn = np.split(W_hh, 3)
+    b_hr, b_hz, b_hn = np.split(b_hh, 3)
+    r = gate(ax_r + h_prev @ W_hr.T + b_hr)
+    z = gate(ax_z + h_prev @ W_hz.T + b_hz)
+    if cho:
+        n = np.tanh(ax_n + (r * h_prev) @ W_hn.T + b_hn)
+    elif b_hn_outside:
+        n = np.tanh(ax_n + r * (h_prev @ W_hn.T) + b_hn)
+    else:
+        n = np.tanh(ax_n + r * (h_prev @ W_hn.T + b_hn))
+    return z * n + (1 - z) * h_prev if z_swapped else (1 - z) * n + z * h_prev
+
+
+@_lock.protect
+def _gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh, carried=True, **step):
+    """The GRU over a sequence, a loop over `_gru_step` with the same keywords (and optionally no carried state)."""
+    h, hs = h0, []
+    for x_t in x:
+        h_new = _gru_step(x_t, h if carried else h0, W_ih, W_hh, b_ih, b_hh, **step)
+        hs.append(h_new)
+        h = h_new
+    return np.stack(hs), None
+
+
+_GRU_CHO = ("it equals the paper's GRU (Cho et al., 2014), with the reset gate applied before the product, "
+            "`(r * h_prev) @ W_hn.T + b_hn`: torch applies it after the product, bias included, "
+            f"`r * (h_prev @ W_hn.T + b_hn)` ({_GRU})")
+_GRU_Z = ("it equals the GRU with h_t = z * n + (1 - z) * h_prev: in torch's GRU z weights the OLD state, "
+          f"h_t = (1 - z) * n + z * h_prev (z = 1 copies h_prev through) ({_GRU})")
+_GRU_ORDER = ("it equals what you get by reading the first two blocks as z, r: torch stores them as r, z, n, so rows "
+              f"0:H are the reset gate r and rows H:2H the update gate z ({_GRU})")
+
+
+@mistake("gru_step_forward", "Cho's form", _GRU_CHO)
+def _gru_cho(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return gru_step_forward_cho(x_t, h_prev, W_ih, W_hh, b_ih, b_hh), None
+
+
+@mistake("gru_step_forward", "z and 1 - z swapped", _GRU_Z)
+def _gru_z_swapped(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return _gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, z_swapped=True), None
+
+
+@mistake("gru_step_forward", "gate order z, r, n", _GRU_ORDER)
+def _gru_z_r_order(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return gru_step_forward(x_t, h_prev, *_blocks((W_ih, W_hh, b_ih, b_hh), (1, 0, 2)))
+
+
+@mistake("gru_step_forward", "b_hn outside the reset",
+         "it equals n = tanh(x W_in^T + b_in + r * (h_prev W_hn^T) + b_hn): in torch's form the reset gate "
+         f"multiplies b_hn as well, n = tanh(... + r * (h_prev @ W_hn.T + b_hn)) ({_GRU})")
+def _gru_b_hn_outside(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return _gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, b_hn_outside=True), None
+
+
+@mistake("gru_step_forward", "tanh gates",
+         "it equals the step with tanh for the gates r and z: they are sigmoids, weights between 0 and 1; only the "
+         f"candidate n uses tanh ({_GRU})")
+def _gru_tanh_gates(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return _gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, tanh_gates=True), None
+
+
+@mistake("gru_step_forward", "missing b_hh",
+         "it equals the step without `b_hh`: torch's GRU has two biases, add `b_ih` to the input parts and `b_hh` "
+         f"to the hidden parts (b_hn inside the reset product) ({_GRU})")
+def _gru_missing_b_hh(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    return gru_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, 0 * b_hh)
+
+
+@mistake("gru_forward", "starts from zeros",
+         f"it equals the sequence started from zeros instead of from `h0`: the first step must use `h0` ({_GRU})")
+def _gru_seq_zeros_not_h0(x, h0, W_ih, W_hh, b_ih, b_hh):
+    if not np.any(h0):
+        raise ValueError("same as the reference")
+    return gru_forward(x, 0 * h0, W_ih, W_hh, b_ih, b_hh)
+
+
+@mistake("gru_forward", "state not carried",
+         "every step starts again from `h0`: carry the state, so that step t uses the h computed at step t-1 "
+         f"({_GRU})")
+def _gru_seq_not_carried(x, h0, W_ih, W_hh, b_ih, b_hh):
+    return _gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh, carried=False)
+
+
+@mistake("gru_forward", "states shifted by one step",
+         "it holds h_0, ..., h_(T-1): `hs[t]` must be the state *after* reading `x[t]`, so `hs[0]` is h_1, not `h0` "
+         f"(store the new state after computing it) ({_GRU})")
+def _gru_seq_shifted(x, h0, W_ih, W_hh, b_ih, b_hh):
+    hs, cache = gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
+    return np.concatenate([np.asarray(h0, dtype=np.float64)[None], hs[:-1]]), cache
+
+
+@mistake("gru_forward", "states stored one slot early",
+         "it holds h_2, ..., h_T and then h_1: each new state went into `hs[t - 1]` (the first one wrapping round to "
+         f"`hs[-1]`); the state after reading `x[t]` goes into `hs[t]` ({_GRU})")
+def _gru_seq_stored_early(x, h0, W_ih, W_hh, b_ih, b_hh):
+    hs, cache = gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
+    return np.roll(hs, -1, axis=0), cache
+
+
+@mistake("gru_forward", "reads the previous input",
+         f"it equals the sequence where step t reads `x[t-1]` (an off-by-one in time): step t reads `x[t]` ({_GRU})")
+def _gru_seq_previous_input(x, h0, W_ih, W_hh, b_ih, b_hh):
+    return gru_forward(np.roll(x, 1, axis=0), h0, W_ih, W_hh, b_ih, b_hh)
+
+
+@mistake("gru_forward", "Cho's form", _GRU_CHO)
+def _gru_seq_cho(x, h0, W_ih, W_hh, b_ih, b_hh):
+    return _gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh, cho=True)
+
+
+@mistake("gru_forward", "z and 1 - z swapped", _GRU_Z)
+def _gru_seq_z_swapped(x, h0, W_ih, W_hh, b_ih, b_hh):
+    return _gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh, z_swapped=True)
+
+
+@mistake("gru_forward", "gate order z, r, n", _GRU_ORDER)
+def _gru_seq_z_r_order(x, h0, W_ih, W_hh, b_ih, b_hh):
+    return gru_forward(x, h0, *_blocks((W_ih, W_hh, b_ih, b_hh), (1, 0, 2)))
+
+
 # ----------------------------------------------------------------------------------------- chapter 8
 _SCAN = "chapter 8, section \"Linear recurrences and the parallel scan\""
 _AFFINE = "chapter 8, section \"Steps as affine maps\""
@@ -833,3 +1198,881 @@ def _mingru_no_sigmoid(x, h0, W_z, b_z, W_h, b_h, parallel=True):
 def _mingru_shifted(x, h0, W_z, b_z, W_h, b_h, parallel=True):
     hs = mingru_forward(x, h0, W_z, b_z, W_h, b_h, parallel)
     return np.concatenate([np.asarray(h0, dtype=np.float64)[None], hs[:-1]])
+
+
+# ----------------------------------------------------------------------------------------- chapter 4
+_CLIP = "chapter 4, section \"Gradient clipping\""
+_JAC = "chapter 4, section \"The product of Jacobians\""
+_BOUND = "chapter 4, section \"What the singular values guarantee\""
+_RADIUS = "chapter 4, section \"The spectral radius is not enough\""
+
+
+def _each(grads, f):
+    """A new dict with f(g) for every gradient g of `grads`."""
+    return {name: f(np.asarray(g, dtype=np.float64)) for name, g in grads.items()}
+
+
+@mistake("clip_by_value", "upper side only",
+         "it equals the gradients clipped from above only, `np.minimum(g, limit)`: entries below -limit must become "
+         f"-limit too, min(max(g, -limit), limit) ({_CLIP})")
+def _clipv_upper_only(grads, limit):
+    return _each(grads, lambda g: np.minimum(g, limit))
+
+
+@mistake("clip_by_value", "lower side only",
+         "it equals the gradients clipped from below only, `np.maximum(g, -limit)`: entries above limit must become "
+         f"limit too, min(max(g, -limit), limit) ({_CLIP})")
+def _clipv_lower_only(grads, limit):
+    return _each(grads, lambda g: np.maximum(g, -limit))
+
+
+@mistake("clip_by_value", "clipped to [0, limit]",
+         "it equals the gradients clipped to [0, limit], so every negative entry became 0: the interval is "
+         f"[-limit, limit], so negative entries are cut at -limit, not at 0 ({_CLIP})")
+def _clipv_from_zero(grads, limit):
+    return _each(grads, lambda g: np.clip(g, 0, limit))
+
+
+@mistake("clip_by_value", "rescaled by the largest entry",
+         "it equals each gradient multiplied by limit / max|g|, a rescaling that keeps its direction: clipping by "
+         f"value cuts every entry on its own and leaves the small ones alone ({_CLIP})")
+def _clipv_rescaled(grads, limit):
+    return _each(grads, lambda g: g * min(1.0, limit / np.abs(g).max()))
+
+
+@mistake("clip_by_value", "clipped by norm",
+         "it equals each gradient rescaled to norm at most `limit`, which is clipping by norm: clipping by value "
+         f"cuts every entry to [-limit, limit] on its own ({_CLIP})")
+def _clipv_by_norm(grads, limit):
+    return _each(grads, lambda g: g * min(1.0, limit / np.sqrt(np.sum(g**2))))
+
+
+@mistake("clip_by_value", "every entry set to +-limit",
+         "it equals sign(g) * limit, every entry pushed to -limit or limit: entries already inside [-limit, limit] "
+         f"stay as they are ({_CLIP})")
+def _clipv_sign(grads, limit):
+    return _each(grads, lambda g: np.sign(g) * limit)
+
+
+@mistake("clip_by_value", "limit ignored",
+         "it equals the gradients clipped to [-5, 5], min-char-rnn's value, although another `limit` was passed: "
+         f"use the argument ({_CLIP})")
+def _clipv_limit_ignored(grads, limit):
+    if limit == 5:
+        raise ValueError("same as the reference")
+    return clip_by_value(grads, 5.0)
+
+
+@_lock.protect
+def _global_norm(grads):
+    return float(np.sqrt(sum(np.sum(np.asarray(g, dtype=np.float64) ** 2) for g in grads.values())))
+
+
+@_lock.protect
+def _rescaled(grads, factor, total_norm):
+    return _each(grads, lambda g: g * factor), total_norm
+
+
+@mistake("clip_by_global_norm", "one norm per gradient",
+         "it equals each gradient clipped to its own norm: the norm is global, one norm over every entry of every "
+         f"gradient, and one factor rescales them all, which keeps the direction of the whole update ({_CLIP})")
+def _clipn_per_tensor(grads, max_norm, eps=1e-6):
+    clipped = {name: clip_by_global_norm({name: g}, max_norm, eps)[0][name] for name, g in grads.items()}
+    return clipped, clip_by_global_norm(grads, max_norm, eps)[1]
+
+
+@mistake("clip_by_global_norm", "eps missing",
+         "it equals the clipping without `eps` in the denominator: the factor is max_norm / (total_norm + eps), "
+         f"with the `eps` passed (torch's 1e-6 by default) ({_CLIP})")
+def _clipn_no_eps(grads, max_norm, eps=1e-6):
+    return clip_by_global_norm(grads, max_norm, 0.0)
+
+
+@mistake("clip_by_global_norm", "scaled up below the threshold",
+         "it equals the gradients multiplied by max_norm / (total_norm + eps) even when their norm is below "
+         f"max_norm, which scales them up: the factor is min(1, max_norm / (total_norm + eps)) ({_CLIP})")
+def _clipn_always_scaled(grads, max_norm, eps=1e-6):
+    total = _global_norm(grads)
+    return _rescaled(grads, max_norm / (total + eps), total)
+
+
+@mistake("clip_by_global_norm", "max instead of min",
+         "it equals the gradients multiplied by max(1, max_norm / (total_norm + eps)): large gradients pass "
+         f"unchanged and small ones are scaled up; the factor is the min of the two ({_CLIP})")
+def _clipn_max(grads, max_norm, eps=1e-6):
+    total = _global_norm(grads)
+    return _rescaled(grads, max(1.0, max_norm / (total + eps)), total)
+
+
+@mistake("clip_by_global_norm", "norm after clipping",
+         "your `total_norm` is the norm after clipping: return the norm of `grads` before clipping, the number to "
+         f"log to see explosions ({_CLIP})")
+def _clipn_norm_after(grads, max_norm, eps=1e-6):
+    clipped, total = clip_by_global_norm(grads, max_norm, eps)
+    return clipped, total * min(1.0, max_norm / (total + eps))
+
+
+@mistake("clip_by_global_norm", "squared norm",
+         "it equals the clipping with the sum of squares as the norm: take its square root, "
+         f"||g|| = sqrt(sum of g**2 over every entry of every gradient) ({_CLIP})")
+def _clipn_squared(grads, max_norm, eps=1e-6):
+    total = _global_norm(grads) ** 2
+    return _rescaled(grads, min(1.0, max_norm / (total + eps)), total)
+
+
+@mistake("clip_by_global_norm", "sum of the norms",
+         "it equals the clipping with the sum of the gradients' norms as the norm: the global norm is the square "
+         f"root of the sum of their squared norms, sqrt(sum_p ||g_p||**2) ({_CLIP})")
+def _clipn_sum_of_norms(grads, max_norm, eps=1e-6):
+    total = float(sum(_global_norm({name: g}) for name, g in grads.items()))
+    return _rescaled(grads, min(1.0, max_norm / (total + eps)), total)
+
+
+@_lock.protect
+def _jacobian_norms(hs, W_hh, nonlinearity="tanh", *, derivative=None, factor=None, latest_left=True, order=2,
+                    single=False):
+    """`jacobian_product_norms` with one thing done wrong (chosen by the keywords), one sequence at a time."""
+    hs = np.asarray(hs, dtype=np.float64)
+    W_hh = np.asarray(W_hh, dtype=np.float64)
+    T, N, H = hs.shape
+    dphi = 1 - hs**2 if nonlinearity == "tanh" else (hs > 0).astype(np.float64)
+    if derivative is not None:
+        dphi = derivative(hs, dphi)
+    norms = np.ones((T + 1, N))
+    for n in range(N):
+        P = np.eye(H)
+        for t in range(T, 0, -1):  # hs[t - 1] is h_t
+            J = dphi[t - 1, n][:, None] * W_hh if factor is None else factor(dphi[t - 1, n], W_hh)
+            P = J if single else (P @ J if latest_left else J @ P)
+            norms[t - 1, n] = np.linalg.norm(P, order)
+    return norms
+
+
+@mistake("jacobian_product_norms", "activation derivative forgotten",
+         "it equals the norms with J_t = W_hh: each step's Jacobian is diag(phi'(a_t)) W_hh, with phi' = 1 - h_t**2 "
+         f"for tanh and 1 where h_t > 0 (else 0) for relu ({_JAC})")
+def _jac_no_derivative(hs, W_hh, nonlinearity="tanh"):
+    return _jacobian_norms(hs, W_hh, nonlinearity, derivative=lambda hs, dphi: np.ones_like(dphi))
+
+
+@mistake("jacobian_product_norms", "tanh derivative not squared",
+         f"it equals the norms with phi' = 1 - h_t: the derivative of tanh is 1 - tanh(a)**2 = 1 - h_t**2 ({_JAC})")
+def _jac_not_squared(hs, W_hh, nonlinearity="tanh"):
+    if nonlinearity != "tanh":
+        raise ValueError("a tanh mistake")
+    return _jacobian_norms(hs, W_hh, nonlinearity, derivative=lambda hs, dphi: 1 - hs)
+
+
+@mistake("jacobian_product_norms", "W_hh transposed",
+         "it equals the norms with diag(phi') W_hh.T in every step: the state is a row multiplied by W_hh.T, so the "
+         f"transposes cancel and the Jacobian holds W_hh itself, J_t = diag(phi'(a_t)) W_hh ({_JAC})")
+def _jac_transposed(hs, W_hh, nonlinearity="tanh"):
+    return _jacobian_norms(hs, W_hh, nonlinearity, factor=lambda d, W: d[:, None] * W.T)
+
+
+@mistake("jacobian_product_norms", "derivative scales the columns",
+         "it equals the norms with W_hh diag(phi') in every step, which scales the columns of W_hh: diag(phi') W_hh "
+         f"scales row i by phi'_i, `d[:, None] * W_hh` ({_JAC})")
+def _jac_columns(hs, W_hh, nonlinearity="tanh"):
+    return _jacobian_norms(hs, W_hh, nonlinearity, factor=lambda d, W: W * d[None, :])
+
+
+@mistake("jacobian_product_norms", "product in the wrong order",
+         "it equals the norms of J_(k+1) ... J_T, the product in the wrong order: the latest step stands on the left, "
+         f"so multiply each new factor onto the right, P = P @ J_t ({_JAC})")
+def _jac_wrong_order(hs, W_hh, nonlinearity="tanh"):
+    return _jacobian_norms(hs, W_hh, nonlinearity, latest_left=False)
+
+
+@mistake("jacobian_product_norms", "Frobenius norm",
+         "it equals the Frobenius norms of the products, `np.linalg.norm(P)`: the size of a Jacobian is its spectral "
+         f"norm, the largest singular value, `np.linalg.norm(P, 2)` ({_JAC})")
+def _jac_frobenius(hs, W_hh, nonlinearity="tanh"):
+    return _jacobian_norms(hs, W_hh, nonlinearity, order=None)
+
+
+@mistake("jacobian_product_norms", "norms of single factors",
+         "it equals ||J_(k+1)||, the norm of a single step's Jacobian: norms[k] is the norm of the whole product "
+         f"J_T J_(T-1) ... J_(k+1), so keep multiplying onto the same P ({_JAC})")
+def _jac_single_factors(hs, W_hh, nonlinearity="tanh"):
+    return _jacobian_norms(hs, W_hh, nonlinearity, single=True)
+
+
+@mistake("jacobian_product_norms", "stored one step late",
+         "it holds at index k the norm that belongs at k - 1 (and 1 at k = 0), an off-by-one in the lag: once J_t is "
+         f"multiplied onto the product you have dh_T/dh_(t-1), so store its norm in norms[t - 1] ({_JAC})")
+def _jac_late(hs, W_hh, nonlinearity="tanh"):
+    norms = jacobian_product_norms(hs, W_hh, nonlinearity)
+    return np.concatenate([np.ones((1, norms.shape[1])), norms[:-1]])
+
+
+@mistake("jacobian_product_norms", "derivative from the previous state",
+         "it equals the norms with phi' read from h_(t-1), `hs[t - 2]`, in J_t: phi'(a_t) belongs to the state the "
+         f"step produces, h_t, which is `hs[t - 1]` ({_JAC})")
+def _jac_previous_state(hs, W_hh, nonlinearity="tanh"):
+    return _jacobian_norms(hs, W_hh, nonlinearity, derivative=lambda hs, dphi: np.roll(dphi, 1, axis=0))
+
+
+@_lock.protect
+def _verdict(r, tol):
+    return "vanishing" if r < 1 - tol else ("bounded" if r <= 1 + tol else "may explode")
+
+
+@_lock.protect
+def _regime_with(W_hh, gamma, tol, size):
+    r = float(gamma) * float(size(np.asarray(W_hh, dtype=np.float64)))
+    return _verdict(r, tol), r
+
+
+@mistake("gradient_regime", "spectral radius",
+         "it equals what you get from the largest |eigenvalue| (the spectral radius): the bound uses the largest "
+         "singular value, `np.linalg.svd(W_hh, compute_uv=False)[0]` or `np.linalg.norm(W_hh, 2)`; the two differ "
+         f"for a non-normal W_hh ({_RADIUS})")
+def _regime_radius(W_hh, gamma=1.0, tol=1e-8):
+    return _regime_with(W_hh, gamma, tol, lambda W: np.abs(np.linalg.eigvals(W)).max())
+
+
+@mistake("gradient_regime", "gamma ignored",
+         "it equals what you get with gamma = 1: r = gamma * sigma_max(W_hh), and gamma bounds |phi'| (1/4 for the "
+         f"sigmoid) ({_BOUND})")
+def _regime_no_gamma(W_hh, gamma=1.0, tol=1e-8):
+    if gamma == 1:
+        raise ValueError("same as the reference")
+    return gradient_regime(W_hh, 1.0, tol)
+
+
+@mistake("gradient_regime", "Frobenius norm",
+         "it equals what you get from the Frobenius norm of W_hh, `np.linalg.norm(W_hh)`: the bound uses the largest "
+         f"singular value, `np.linalg.norm(W_hh, 2)` ({_BOUND})")
+def _regime_frobenius(W_hh, gamma=1.0, tol=1e-8):
+    return _regime_with(W_hh, gamma, tol, np.linalg.norm)
+
+
+@mistake("gradient_regime", "smallest singular value",
+         "it equals what you get from the smallest singular value: `np.linalg.svd` returns them in descending order, "
+         f"so sigma_max is the first, `[0]` ({_BOUND})")
+def _regime_smallest(W_hh, gamma=1.0, tol=1e-8):
+    return _regime_with(W_hh, gamma, tol, lambda W: np.linalg.svd(W, compute_uv=False)[-1])
+
+
+@mistake("gradient_regime", "no bounded verdict",
+         "your `regime` is \"may explode\" where r equals 1 within tol: then the products can never grow, and the "
+         f"verdict is \"bounded\" ({_BOUND})")
+def _regime_never_bounded(W_hh, gamma=1.0, tol=1e-8):
+    regime, r = gradient_regime(W_hh, gamma, tol)
+    return ("may explode" if regime == "bounded" else regime), r
+
+
+@mistake("gradient_regime", "tol ignored",
+         "your `regime` compares r with 1 exactly: r within tol of 1 counts as 1 (an orthogonal W_hh has "
+         f"sigma_max = 1 only up to rounding), so \"bounded\" means 1 - tol <= r <= 1 + tol ({_BOUND})")
+def _regime_no_tol(W_hh, gamma=1.0, tol=1e-8):
+    r = gradient_regime(W_hh, gamma, tol)[1]
+    return _verdict(r, 0.0), r
+
+
+@mistake("gradient_regime", "ends of the band excluded",
+         "your `regime` leaves the ends of the band 1 - tol <= r <= 1 + tol out of \"bounded\" (with tol = 0 and "
+         f"r = 1 exactly, the verdict is \"bounded\"): vanishing is r < 1 - tol, bounded r <= 1 + tol ({_BOUND})")
+def _regime_strict(W_hh, gamma=1.0, tol=1e-8):
+    r = gradient_regime(W_hh, gamma, tol)[1]
+    return ("vanishing" if r <= 1 - tol else ("bounded" if r < 1 + tol else "may explode")), r
+
+
+# ----------------------------------------------------------------------------------------- chapter 6
+_BI = "chapter 6, section \"Bidirectional RNNs\""
+_LAST = "chapter 6, section \"The last state of a padded batch\""
+_POOL = "chapter 6, section \"Pooling over time\""
+_GREEDY = "chapter 6, section \"Greedy decoding\""
+_BEAM = "chapter 6, section \"Beam search\""
+_LENGTH = "chapter 6, section \"Length normalisation\""
+
+
+def _padded(x, lengths):
+    """True if some sequence of the batch is shorter than T, so that padding is present."""
+    return lengths is not None and bool(np.any(np.asarray(lengths) < np.shape(x)[0]))
+
+
+@_lock.protect
+def _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh", *,
+                   from_padded_end=False, put_back=True, reversed_input=True, backward_params=None, zero_padding=True,
+                   h_n_backward_at_start=False, h_n_forward_at_end=False):
+    """`bidirectional_rnn_forward` with one thing done wrong (chosen by the keywords)."""
+    x = np.asarray(x, dtype=np.float64)
+    T, N, _ = x.shape
+    L = np.full(N, T) if lengths is None else np.asarray(lengths)
+    t = np.arange(T)[:, None]
+    valid = t < L
+    rev = np.broadcast_to(T - 1 - t, (T, N)) if from_padded_end else np.where(valid, L - 1 - t, t)
+    n = np.arange(N)
+    f, _ = rnn_forward(x, h0_fwd, **params_fwd, nonlinearity=nonlinearity)
+    pb = params_bwd if backward_params is None else backward_params
+    if reversed_input:
+        b, _ = rnn_forward(x[rev, n], h0_bwd, **pb, nonlinearity=nonlinearity)
+        b = b[rev, n] if put_back else b
+    else:
+        b, _ = rnn_forward(x, h0_bwd, **pb, nonlinearity=nonlinearity)
+    out = np.concatenate([f, b], axis=-1)
+    if zero_padding:
+        out = out * valid[..., None]
+    h_n = np.stack([f[-1] if h_n_forward_at_end else f[L - 1, n], b[L - 1, n] if h_n_backward_at_start else b[0]])
+    return out, h_n
+
+
+@mistake("bidirectional_rnn_forward", "directions in the wrong order",
+         "it equals the output with the backward states first: out[..., :H] holds the forward direction and "
+         f"out[..., H:] the backward one, as torch orders them ({_BI})")
+def _bi_swapped(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
+    out, h_n = bidirectional_rnn_forward(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity)
+    H = out.shape[-1] // 2
+    return np.concatenate([out[..., H:], out[..., :H]], axis=-1), h_n
+
+
+@mistake("bidirectional_rnn_forward", "backward states not put back in time order",
+         "its backward half is in the order the backward direction read the sequence (the state after x_L first): "
+         "put the backward states back in time order with the same index array, so that out[t] = [f_t, b_t] "
+         f"({_BI})")
+def _bi_not_put_back(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
+    return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity, put_back=False)
+
+
+@mistake("bidirectional_rnn_forward", "backward direction starts at the padded end",
+         "it equals the output of a backward direction that starts at the padded end T for every sequence, so a "
+         "short sequence reads its padding first: start each sequence's backward direction at its own last step L "
+         f"({_BI})")
+def _bi_from_padded_end(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
+    if not _padded(x, lengths):
+        raise ValueError("same as the reference without padding")
+    return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity, from_padded_end=True)
+
+
+@mistake("bidirectional_rnn_forward", "backward direction not reversed",
+         "its backward half equals a second RNN run forward in time: the backward direction reads x_L, ..., x_1, "
+         f"from h0_bwd, so that b_t summarises x_t, ..., x_L ({_BI})")
+def _bi_not_reversed(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
+    return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity, reversed_input=False)
+
+
+@mistake("bidirectional_rnn_forward", "same parameters for both directions",
+         "its backward half was computed with `params_fwd`: the two directions share no weights, so the backward one "
+         f"uses `params_bwd` ({_BI})")
+def _bi_same_params(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
+    return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity,
+                          backward_params=params_fwd)
+
+
+@mistake("bidirectional_rnn_forward", "padding not zeroed",
+         "it equals the output with states at the padded steps: `out` must be zero where t >= L, as torch's padded "
+         f"output is ({_BI})")
+def _bi_padding_kept(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
+    if not _padded(x, lengths):
+        raise ValueError("same as the reference without padding")
+    return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity, zero_padding=False)
+
+
+@mistake("bidirectional_rnn_forward", "h_n backward at the last step",
+         "your `h_n[1]` is the backward state at the last real step, where the backward direction starts: it ends "
+         f"at the first step, so its final state is b_1, the backward half of out[0] ({_BI})")
+def _bi_h_n_backward_last(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
+    return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity,
+                          h_n_backward_at_start=True)
+
+
+@mistake("bidirectional_rnn_forward", "h_n forward at the padded end",
+         "your `h_n[0]` is the forward state at the padded end T: take each sequence's forward state at its own last "
+         f"step, f[lengths - 1, arange(N)] ({_BI})")
+def _bi_h_n_forward_padded(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
+    if not _padded(x, lengths):
+        raise ValueError("same as the reference without padding")
+    return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity, h_n_forward_at_end=True)
+
+
+@_lock.protect
+def _gather(hs, steps):
+    """hs[steps[n], n] for every sequence n (numpy indexing, so a step of -1 wraps round as in a student's code)."""
+    hs = np.asarray(hs, dtype=np.float64)
+    return hs[np.asarray(steps), np.arange(hs.shape[1])]
+
+
+@mistake("last_valid_state", "output[-1]",
+         "it equals hs[-1], the state after the padded end T, right only for the sequences of full length: take "
+         f"each sequence's state at its own last step, hs[lengths - 1, arange(N)] ({_LAST})")
+def _last_padded_end(hs, lengths):
+    return np.asarray(hs, dtype=np.float64)[-1]
+
+
+@mistake("last_valid_state", "one step too late",
+         "it equals hs[lengths, arange(N)], one step after each sequence's end: a sequence of length L has its last "
+         f"state at index L - 1 (counting from 0) ({_LAST})")
+def _last_late(hs, lengths):
+    return last_valid_state(hs, np.asarray(lengths) + 1)
+
+
+@mistake("last_valid_state", "one step too early",
+         "it equals hs[lengths - 2, arange(N)], one step before each sequence's end (and hs[-1] for a sequence of "
+         f"length 1): the last state of a sequence of length L is at index L - 1 ({_LAST})")
+def _last_early(hs, lengths):
+    return _gather(hs, np.asarray(lengths) - 2)
+
+
+@mistake("last_valid_state", "time and batch indices swapped",
+         "it equals hs[arange(N), lengths - 1], with the time and batch indices swapped: hs is time-major, "
+         f"(T, N, H), so the step comes first, hs[lengths - 1, arange(N)] ({_LAST})")
+def _last_swapped(hs, lengths):
+    hs = np.asarray(hs, dtype=np.float64)
+    return hs[np.arange(hs.shape[1]), np.asarray(lengths) - 1]
+
+
+@mistake("last_valid_state", "one length for the whole batch",
+         "it equals hs[lengths[0] - 1], every sequence read at the first sequence's last step: each sequence has "
+         f"its own length, so gather one step per sequence, hs[lengths - 1, arange(N)] ({_LAST})")
+def _last_first_length(hs, lengths):
+    return np.asarray(hs, dtype=np.float64)[int(np.asarray(lengths)[0]) - 1]
+
+
+def _pool_parts(hs, mask):
+    """The states, the mask as floats, and the masked sum over time (the reference times each sequence's length)."""
+    hs = np.asarray(hs, dtype=np.float64)
+    m = np.asarray(mask, dtype=np.float64)
+    return hs, m, masked_mean_pool(hs, mask) * m.sum(axis=0)[:, None]
+
+
+@mistake("masked_mean_pool", "divided by T",
+         "it equals the masked sum divided by T: a padded sequence is averaged over its own length, so divide by "
+         f"mask.sum(axis=0), the number of real steps of each sequence ({_POOL})")
+def _pool_over_T(hs, mask):
+    hs, m, total = _pool_parts(hs, mask)
+    return total / hs.shape[0]
+
+
+@mistake("masked_mean_pool", "mask ignored",
+         "it equals hs.mean(axis=0), the padding averaged in: sum only the real steps and divide by their number "
+         f"({_POOL})")
+def _pool_no_mask(hs, mask):
+    return masked_mean_pool(hs, np.ones(np.shape(mask), dtype=bool))
+
+
+@mistake("masked_mean_pool", "sum, not mean",
+         f"it equals the masked sum over time: divide it by each sequence's number of real steps ({_POOL})")
+def _pool_sum(hs, mask):
+    return _pool_parts(hs, mask)[2]
+
+
+@mistake("masked_mean_pool", "divided by every real step of the batch",
+         "it equals the masked sum divided by mask.sum(), the real steps of the whole batch: divide each sequence "
+         f"by its own count, mask.sum(axis=0)[:, None] ({_POOL})")
+def _pool_batch_count(hs, mask):
+    hs, m, total = _pool_parts(hs, mask)
+    return total / m.sum()
+
+
+@mistake("masked_mean_pool", "padding in the sum",
+         "it equals hs.sum(axis=0) / lengths, the padding summed in: multiply the states by the mask before "
+         f"summing ({_POOL})")
+def _pool_padding_summed(hs, mask):
+    hs, m, _ = _pool_parts(hs, mask)
+    return hs.sum(axis=0) / m.sum(axis=0)[:, None]
+
+
+@_lock.protect
+def _greedy(step_fn, h0, start_token, max_len, end_token, *, stop=True, keep_end=True, late_stop=False,
+            feed_back=True, carry=True, extra=0, last_only=False):
+    """`greedy_decode` with one thing done wrong (chosen by the keywords)."""
+    tokens, logp, h, token = [], 0.0, h0, start_token
+    while len(tokens) < max_len + extra:
+        log_probs, h_next = step_fn(token if feed_back else start_token, h if carry else h0)
+        h = h_next
+        token = int(np.argmax(log_probs))
+        if stop and not keep_end and token == end_token:
+            break
+        ended = bool(tokens) and tokens[-1] == end_token
+        tokens.append(token)
+        logp = float(log_probs[token]) if last_only else logp + float(log_probs[token])
+        if stop and (ended if late_stop else token == end_token):
+            break
+    return tokens, logp
+
+
+@mistake("greedy_decode", "no stop at the end token",
+         "it equals the output that goes on after the end token until max_len tokens: stop right after producing "
+         f"`end_token` (and keep it) ({_GREEDY})")
+def _greedy_no_stop(step_fn, h0, start_token, max_len, end_token):
+    return _greedy(step_fn, h0, start_token, max_len, end_token, stop=False)
+
+
+@mistake("greedy_decode", "end token left out",
+         "it equals the output without its end token: `end_token` is part of the output (and its log-probability "
+         f"part of `logp`), so append it, then stop ({_GREEDY})")
+def _greedy_no_end(step_fn, h0, start_token, max_len, end_token):
+    return _greedy(step_fn, h0, start_token, max_len, end_token, keep_end=False)
+
+
+@mistake("greedy_decode", "stops one token late",
+         "it equals the output with one more token after the end token: test the token you have just produced, "
+         f"and stop right after `end_token` ({_GREEDY})")
+def _greedy_late_stop(step_fn, h0, start_token, max_len, end_token):
+    return _greedy(step_fn, h0, start_token, max_len, end_token, late_stop=True)
+
+
+@mistake("greedy_decode", "token not fed back",
+         "it equals the output of a decoder fed `start_token` at every step: feed back the token just produced as "
+         f"the next input ({_GREEDY})")
+def _greedy_no_feedback(step_fn, h0, start_token, max_len, end_token):
+    return _greedy(step_fn, h0, start_token, max_len, end_token, feed_back=False)
+
+
+@mistake("greedy_decode", "state not carried",
+         "it equals the output of a decoder started from `h0` at every step: pass the state that step_fn returned "
+         f"into the next step ({_GREEDY})")
+def _greedy_no_state(step_fn, h0, start_token, max_len, end_token):
+    return _greedy(step_fn, h0, start_token, max_len, end_token, carry=False)
+
+
+@mistake("greedy_decode", "one token too many",
+         "it equals the output with max_len + 1 tokens when no end token comes: generate at most `max_len` tokens, "
+         f"end token included ({_GREEDY})")
+def _greedy_too_long(step_fn, h0, start_token, max_len, end_token):
+    return _greedy(step_fn, h0, start_token, max_len, end_token, extra=1)
+
+
+@mistake("greedy_decode", "start token in the output",
+         "it equals the output with `start_token` in front: return only the generated tokens, without the start "
+         f"token ({_GREEDY})")
+def _greedy_with_start(step_fn, h0, start_token, max_len, end_token):
+    tokens, logp = greedy_decode(step_fn, h0, start_token, max_len, end_token)
+    return [start_token] + tokens, logp
+
+
+@mistake("greedy_decode", "probability, not log-probability",
+         "your `logp` is the probability of the output, the product of the token probabilities: return its log, "
+         f"the sum of the tokens' log-probabilities ({_GREEDY})")
+def _greedy_probability(step_fn, h0, start_token, max_len, end_token):
+    tokens, logp = greedy_decode(step_fn, h0, start_token, max_len, end_token)
+    return tokens, float(np.exp(logp))
+
+
+@mistake("greedy_decode", "log-probability of the last token only",
+         "your `logp` is the log-probability of the last token only: add up the log-probabilities of all the "
+         f"generated tokens, `logp += log_probs[token]` ({_GREEDY})")
+def _greedy_last_logp(step_fn, h0, start_token, max_len, end_token):
+    return _greedy(step_fn, h0, start_token, max_len, end_token, last_only=True)
+
+
+@_lock.protect
+def _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0, *, finished_rule="aside",
+          length_offset=0, stop_at_first=False):
+    """`beam_search` with one thing done wrong (chosen by the keywords).
+
+    finished_rule: "aside" (right), "extend" (finished hypotheses stay in the beam and are extended), "compete"
+    (they re-enter the candidates at every step) or "drop" (they are thrown away).
+    """
+    live, finished = [([], 0.0, h0)], []
+    for _ in range(max_len):
+        candidates = []
+        if finished_rule == "compete":
+            candidates, finished = list(finished), []
+        for tokens, logp, h in live:
+            log_probs, h_next = step_fn(tokens[-1] if tokens else start_token, h)
+            candidates += [(tokens + [v], logp + float(log_probs[v]), h_next) for v in range(len(log_probs))]
+        order = np.argsort([-c[1] for c in candidates], kind="stable")
+        live = []
+        for i in order[:beam_width]:
+            if finished_rule != "extend" and candidates[i][0][-1] == end_token:
+                if finished_rule != "drop":
+                    finished.append(candidates[i])
+            else:
+                live.append(candidates[i])
+        if not live or (stop_at_first and finished):
+            break
+    hypotheses = finished + live
+    scores = [logp / (len(tokens) + length_offset) ** alpha for tokens, logp, _ in hypotheses]
+    best = int(np.argmax(scores))
+    return hypotheses[best][0], float(scores[best])
+
+
+@mistake("beam_search", "no length normalisation",
+         "it equals the result ranked by the raw log-probability although alpha > 0: the score is "
+         f"logp / len(tokens)**alpha, for the choice of the best hypothesis and for the returned score ({_LENGTH})")
+def _beam_no_norm(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
+    if alpha == 0:
+        raise ValueError("same as the reference")
+    return beam_search(step_fn, h0, start_token, beam_width, max_len, end_token, 0.0)  # the search ignores alpha
+
+
+@mistake("beam_search", "alpha taken as 1",
+         "it equals the result ranked by the log-probability per token, logp / len(tokens), whatever alpha: divide "
+         f"by len(tokens)**alpha ({_LENGTH})")
+def _beam_alpha_one(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
+    if alpha == 1:
+        raise ValueError("same as the reference")
+    return beam_search(step_fn, h0, start_token, beam_width, max_len, end_token, 1.0)
+
+
+@mistake("beam_search", "start token counted in the length",
+         "it equals the result normalised by (len(tokens) + 1)**alpha, as if the start token counted: the length is "
+         f"the number of generated tokens, end token included, start token not ({_LENGTH})")
+def _beam_length_plus_one(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
+    if alpha == 0:
+        raise ValueError("same as the reference")
+    return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, length_offset=1)
+
+
+@mistake("beam_search", "finished hypotheses extended",
+         "it equals the search in which a hypothesis that ends with `end_token` stays in the beam and is extended "
+         f"further: a finished hypothesis leaves the beam and is kept aside until the end ({_BEAM})")
+def _beam_extends_finished(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
+    return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, finished_rule="extend")
+
+
+@mistake("beam_search", "finished hypotheses compete again",
+         "it equals the search in which finished hypotheses re-enter the candidates at every step and take slots of "
+         "the beam: once finished, a hypothesis is set aside for good and the beam_width slots go to live "
+         f"candidates ({_BEAM})")
+def _beam_finished_compete(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
+    return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, finished_rule="compete")
+
+
+@mistake("beam_search", "finished hypotheses dropped",
+         "it equals the search in which hypotheses that end with `end_token` are thrown away: keep them in a list "
+         f"of finished hypotheses, which compete for the answer at the end ({_BEAM})")
+def _beam_drops_finished(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
+    return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, finished_rule="drop")
+
+
+@mistake("beam_search", "stops at the first finished hypothesis",
+         "it equals the search stopped as soon as one hypothesis finishes: go on while live hypotheses remain (and "
+         f"for at most max_len steps); a longer one may score better ({_BEAM})")
+def _beam_stops_early(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
+    return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, stop_at_first=True)
+
+
+# ----------------------------------------------------------------------------------------- chapter 7
+# train_forecaster trains a model: its output has no single right value to compare with a known mistake's.
+_VOCAB = "chapter 7, section \"The text and its vocabulary\""
+_SAMPLE = "chapter 7, section \"Sampling from the model\""
+_WINDOWS = "chapter 7, section \"Windows, scaling and baselines\""
+
+
+@_lock.protect
+def _vocab_of(itos):
+    """(stoi, itos) for the characters `itos` in the given order."""
+    itos = list(itos)
+    return {c: i for i, c in enumerate(itos)}, itos
+
+
+@mistake("build_vocab", "order of first appearance",
+         "it equals the vocabulary in the order the characters first appear in the text: sort them, "
+         f"itos = sorted(set(text)), so that the indices depend only on which characters occur ({_VOCAB})")
+def _vocab_appearance(text):
+    return _vocab_of(dict.fromkeys(text))
+
+
+@mistake("build_vocab", "ids counted from 1",
+         f"your `stoi` counts from 1: the indices are 0 .. V - 1, so that stoi[itos[i]] == i ({_VOCAB})")
+def _vocab_from_one(text):
+    stoi, itos = build_vocab(text)
+    return {c: i + 1 for c, i in stoi.items()}, itos
+
+
+@mistake("build_vocab", "characters not deduplicated",
+         "it equals the vocabulary of sorted(text), with every repeated character listed again: the vocabulary holds "
+         f"each distinct character once, sorted(set(text)) ({_VOCAB})")
+def _vocab_repeats(text):
+    return {c: i for i, c in enumerate(sorted(text))}, sorted(text)
+
+
+@mistake("build_vocab", "sorted by frequency",
+         "it equals the vocabulary sorted by how often each character occurs (as `Counter.most_common` gives it): "
+         f"sort the characters themselves, sorted(set(text)) ({_VOCAB})")
+def _vocab_by_frequency(text):
+    counts = {}
+    for c in text:
+        counts[c] = counts.get(c, 0) + 1
+    return _vocab_of(sorted(counts, key=lambda c: -counts[c]))  # stable: ties in order of first appearance
+
+
+@mistake("build_vocab", "words, not characters",
+         "it equals the vocabulary of the words of the text, sorted(set(text.split())): a character-level model "
+         f"has one index per distinct character, spaces and newlines included ({_VOCAB})")
+def _vocab_words(text):
+    return _vocab_of(sorted(set(text.split())))
+
+
+@mistake("encode", "own sorted vocabulary",
+         "it equals the ids in a sorted vocabulary of the text itself, not in the `stoi` you were given: look every "
+         f"character up in `stoi` (a model trained elsewhere comes with its own) ({_VOCAB})")
+def _enc_own_sorted(text, stoi):
+    return encode(text, build_vocab(text)[0])
+
+
+@mistake("encode", "own vocabulary in order of appearance",
+         "it equals the ids numbered in the order the characters first appear in the text: look every character up "
+         f"in the `stoi` you were given ({_VOCAB})")
+def _enc_own_appearance(text, stoi):
+    return np.array([_vocab_of(dict.fromkeys(text))[0][c] for c in text], dtype=np.int64)
+
+
+@mistake("encode", "ids shifted by one",
+         f"it equals stoi[c] + 1 for every character: the ids are the values of `stoi` as they are ({_VOCAB})")
+def _enc_plus_one(text, stoi):
+    return encode(text, stoi) + 1
+
+
+@mistake("encode", "position among the keys of stoi",
+         "it equals each character's position in the order of the keys of `stoi`: the id is the value stoi[c], "
+         f"which need not be that position ({_VOCAB})")
+def _enc_key_position(text, stoi):
+    keys = list(stoi)
+    return np.array([keys.index(c) for c in text], dtype=np.int64)
+
+
+@mistake("encode", "position in the text",
+         "it equals `text.index(c)`, where each character first occurs in the text: the id of a character is "
+         f"stoi[c] ({_VOCAB})")
+def _enc_text_position(text, stoi):
+    return np.array([text.index(c) for c in text], dtype=np.int64)
+
+
+@mistake("decode", "joined with spaces",
+         "it equals the characters joined with spaces: decode must invert encode, so join them with nothing "
+         f"between, \"\".join(...) ({_VOCAB})")
+def _dec_spaces(ids, itos):
+    return " ".join(itos[i] for i in ids)
+
+
+@mistake("decode", "index one too low",
+         f"it equals itos[i - 1] for every index: the character of index i is itos[i] ({_VOCAB})")
+def _dec_minus_one(ids, itos):
+    return decode(np.asarray([i - 1 for i in ids], dtype=np.int64) % len(itos), itos)
+
+
+@mistake("decode", "first index dropped",
+         "it equals the text without its first character: decode every index, for i in ids; the start of `ids` is "
+         f"part of the text ({_VOCAB})")
+def _dec_first_dropped(ids, itos):
+    return decode(list(ids)[1:], itos)
+
+
+@mistake("decode", "itos sorted again",
+         "it equals the text read with sorted(itos): use `itos` as it is given; a vocabulary need not be sorted, and "
+         f"sorting it again changes which character an index means ({_VOCAB})")
+def _dec_sorted(ids, itos):
+    return decode(ids, sorted(itos))
+
+
+@mistake("decode", "last index dropped",
+         "it equals the text without its last character: decode every index, for i in ids (an off-by-one in the "
+         f"loop's range) ({_VOCAB})")
+def _dec_last_dropped(ids, itos):
+    return decode(list(ids)[:-1], itos)
+
+
+@_lock.protect
+def _sample(logits, temperature, rng, *, scaled=lambda z, tau: z / tau, normalised=True, divide_probs=False,
+            one_u=False):
+    """`sample_with_temperature` with one thing done wrong (chosen by the keywords)."""
+    z = scaled(np.asarray(logits, dtype=np.float64), temperature)
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    if normalised:
+        p = p / p.sum(axis=-1, keepdims=True)
+    if divide_probs:
+        p = p / temperature
+    c = np.cumsum(p, axis=-1)
+    V = z.shape[-1]
+    if z.ndim == 1:
+        return int(min((c <= rng.random()).sum(), V - 1))
+    u = np.full(z.shape[0], rng.random()) if one_u else rng.random(z.shape[0])
+    return np.minimum((c <= u[:, None]).sum(axis=-1), V - 1).astype(np.int64)
+
+
+@mistake("sample_with_temperature", "temperature multiplies",
+         "it equals the draw from softmax(z * temperature): the temperature divides the scores, softmax(z / tau), "
+         f"so that a high temperature flattens the distribution ({_SAMPLE})")
+def _temp_multiplies(logits, temperature, rng):
+    if temperature == 1:
+        raise ValueError("same as the reference")
+    return _sample(logits, temperature, rng, scaled=lambda z, tau: z * tau)
+
+
+@mistake("sample_with_temperature", "argmax",
+         "it equals the argmax of the scores, the most probable index: draw from the distribution with the uniform "
+         f"number u = rng.random() and the cumulative sum (the argmax is only the limit tau -> 0) ({_SAMPLE})")
+def _temp_argmax(logits, temperature, rng):
+    z = np.asarray(logits, dtype=np.float64)
+    return int(np.argmax(z)) if z.ndim == 1 else np.argmax(z, axis=-1).astype(np.int64)
+
+
+@mistake("sample_with_temperature", "not normalised",
+         "it equals the draw from the cumulative sum of exp(z / tau) without dividing by their sum: normalise the "
+         f"probabilities, so that the last cumulative sum is 1 ({_SAMPLE})")
+def _temp_unnormalised(logits, temperature, rng):
+    return _sample(logits, temperature, rng, normalised=False)
+
+
+@mistake("sample_with_temperature", "temperature ignored",
+         f"it equals the draw from softmax(z), as if tau were 1: divide the scores by the temperature ({_SAMPLE})")
+def _temp_ignored(logits, temperature, rng):
+    if temperature == 1:
+        raise ValueError("same as the reference")
+    return sample_with_temperature(logits, 1.0, rng)
+
+
+@mistake("sample_with_temperature", "temperature divides the probabilities",
+         "it equals the draw from softmax(z) / tau, the probabilities divided by the temperature (which no longer "
+         f"sum to 1): divide the scores before the softmax, softmax(z / tau) ({_SAMPLE})")
+def _temp_divides_probs(logits, temperature, rng):
+    if temperature == 1:
+        raise ValueError("same as the reference")
+    return _sample(logits, temperature, rng, scaled=lambda z, tau: z, divide_probs=True)
+
+
+@mistake("sample_with_temperature", "one u for the whole batch",
+         "it equals the draws with one uniform number for every row: draw one per row, u = rng.random(N), "
+         f"in row order ({_SAMPLE})")
+def _temp_one_u(logits, temperature, rng):
+    if np.ndim(logits) != 2:
+        raise ValueError("a batch mistake")
+    return _sample(logits, temperature, rng, one_u=True)
+
+
+@mistake("make_windows", "target overlaps the window",
+         "your `Y` starts at the last value of the window, a leak: the model is asked to forecast a value it was "
+         f"given; the targets start right after the window, Y[n] = s[n + window : n + window + horizon] ({_WINDOWS})")
+def _win_target_overlaps(series, window, horizon):
+    X, Y = make_windows(series, window, horizon)
+    s = np.asarray(series, dtype=np.float64)
+    return X, s[np.arange(Y.shape[0])[:, None] + window - 1 + np.arange(horizon)[None, :]]
+
+
+@mistake("make_windows", "window reversed in time",
+         "your `X` holds each window backwards, the newest value first: time runs forwards along axis 0, so that "
+         f"X[-1] is the last value seen ({_WINDOWS})")
+def _win_reversed(series, window, horizon):
+    X, Y = make_windows(series, window, horizon)
+    return X[::-1], Y
+
+
+@mistake("make_windows", "window one step late",
+         "your `X` holds s[n + 1 : n + window + 1], whose last value is the first target, a leak: window n is "
+         f"s[n : n + window] ({_WINDOWS})")
+def _win_late(series, window, horizon):
+    X, Y = make_windows(series, window, horizon)
+    s = np.asarray(series, dtype=np.float64)
+    return s[np.arange(window)[:, None] + np.arange(Y.shape[0])[None, :] + 1][..., None], Y
+
+
+@mistake("make_windows", "window one step early",
+         "your `X` holds s[n - 1 : n + window - 1] (with s[-1] in the first window, where numpy wraps round): "
+         f"window n is s[n : n + window] ({_WINDOWS})")
+def _win_early(series, window, horizon):
+    X, Y = make_windows(series, window, horizon)
+    s = np.asarray(series, dtype=np.float64)
+    return s[np.arange(window)[:, None] + np.arange(Y.shape[0])[None, :] - 1][..., None], Y
+
+
+@mistake("make_windows", "reshaped instead of transposed",
+         "your `X` has the right shape but scrambled values: the windows stacked as rows, (N, window), were "
+         f"reshaped to (window, N, 1); transpose them instead, `.T[..., None]` ({_WINDOWS})")
+def _win_reshaped(series, window, horizon):
+    X, Y = make_windows(series, window, horizon)
+    return X[..., 0].T.reshape(X.shape), Y
