@@ -172,17 +172,18 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     gates = np.empty((T, N, 3 * H), dtype=dtype)  # activated gates r, z, n of every step
     r, z, n = np.split(gates, 3, axis=-1)  # views into `gates`, each (T, N, H)
     rz = gates[..., : 2 * H]  # r and z side by side, (T, N, 2H)
-    ah = np.empty((T, N, 3 * H), dtype=dtype)  # hidden parts h_{t-1} W_hh^T + b_hh of every step
-    ah_rz, ah_n = ah[..., : 2 * H], ah[..., 2 * H :]  # ah_n is h_{t-1} W_hn^T + b_hn, which the backward needs
+    ah = np.empty((N, 3 * H), dtype=dtype)  # hidden parts h_{t-1} W_hh^T + b_hh of the current step
+    ah_n = np.empty((T, N, H), dtype=dtype)  # h_{t-1} W_hn^T + b_hn of every step, which the backward needs
     hs = np.empty((T, N, H), dtype=dtype)
     h = h0
     for t in range(T):
-        np.matmul(h, W_hhT, out=ah[t])
-        ah[t] += b_hh
-        np.add(ax_rz[t], ah_rz[t], out=rz[t])  # halved pre-activations of r and z
+        np.matmul(h, W_hhT, out=ah)
+        ah += b_hh
+        np.add(ax_rz[t], ah[:, : 2 * H], out=rz[t])  # halved pre-activations of r and z
         np.tanh(rz[t], out=rz[t])
         rz[t] *= 0.5
         rz[t] += 0.5  # now sigma of the pre-activations
+        ah_n[t] = ah[:, 2 * H :]
         n[t] = np.tanh(ax_n[t] + r[t] * ah_n[t])
         h = hs[t] = n[t] + z[t] * (h - n[t])  # (1 - z) n + z h_{t-1}, one operation fewer
     return hs, GRUCache(x, h0, W_ih, W_hh, gates, ah_n, hs)
