@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from course import ROOT, assignments, canonical, cell_by_id, make_course, nbgrader, read_nb, scores, submit
+from course import ROOT, assignments, autograde_all, canonical, cell_by_id, make_course, read_nb, scores, submit
 
 # Plausible wrong implementations, one file per assignment in wrong_implementations/: each file's WRONG
 # list holds (student, solution cell, [(old, new) edits to the solution], the graded function it breaks).
@@ -49,8 +49,7 @@ def course(tmp_path_factory):
             assert old in cell.source, f"{student}: {old!r} not in the solution of {cell_id}"
             cell.source = cell.source.replace(old, new)
         submit(course, student, name, nb)
-    for name in assignments():
-        nbgrader(course, "autograde", name, "--force")
+    autograde_all(course, assignments())  # two at a time on two cores, each into its own gradebook copy
     return course
 
 
