@@ -406,6 +406,10 @@ def _eval_numerical_gradient_array(rng):
          rng.standard_normal((1, 3)), rng.standard_normal((3, 1)), {"h": 1e-4}),
         ("[x0 * x1] (is x restored?)", Fn("lambda v: np.array([v[0] * v[1]])"), np.array([3.0, 4.0]),
          np.ones(1), {}),
+        ("x reversed, a view of x (is f's output copied?)", Fn("lambda v: v[::-1]"), rng.standard_normal(4),
+         rng.standard_normal(4), {}),
+        ("x**3, h=0.1 (is h used?)", Fn("lambda v: v ** 3"), rng.standard_normal(3), rng.standard_normal(3),
+         {"h": 0.1}),
     ]
     return [Case(label, [Step("eval_numerical_gradient_array", args=(f, x, df), kwargs=kw)])
             for label, f, x, df, kw in rows]
