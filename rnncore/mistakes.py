@@ -110,7 +110,22 @@ def _as_got(value):
     return _plain(value)
 
 
-def diagnose(function, got, inputs, index=0, also=None):
+def _differs(candidate, right, atol, rtol):
+    """False if a mistake's output `candidate` is the right answer: then the mistake is not what went wrong.
+
+    (A mistake that changes nothing on these inputs, such as a one-sided difference on a linear function, would
+    otherwise be named for an answer that is wrong for another reason but close to the right one.)
+    """
+    try:
+        if not isinstance(right, np.ndarray):  # a value compared exactly
+            return not _equal(_plain(candidate), right)
+        candidate = np.asarray(candidate, dtype=np.float64)
+    except Exception:
+        return True
+    return candidate.shape != right.shape or not np.allclose(candidate, right, atol=atol, rtol=rtol)
+
+
+def diagnose(function, got, inputs, index=0, also=None, right=None, atol=1e-8, rtol=1e-6):
     """The known mistakes of `function` whose output number `index` equals `got` on these inputs.
 
     Parameters
@@ -125,6 +140,8 @@ def diagnose(function, got, inputs, index=0, also=None):
             path, as in `_part`)
     also : optional dict {index: value} of other parts of the student's output (checked right already): a mistake
            matches only if it gives those too
+    right : optional, the right answer for `got` (as `got` is coerced): a mistake that gives it (within `atol`,
+            `rtol`; exactly for values compared exactly) is not named
 
     Returns
     -------
@@ -139,7 +156,8 @@ def diagnose(function, got, inputs, index=0, also=None):
             candidate = _part(out, index)
         except Exception:  # the mistake is impossible on these shapes (e.g. a transpose that cannot multiply)
             continue
-        if _close(got, candidate) and all(_close(v, _part(out, i)) for i, v in also.items()):
+        if (_close(got, candidate) and all(_close(v, _part(out, i)) for i, v in also.items())
+                and (right is None or _differs(candidate, right, atol, rtol))):
             matches.append(entry)
     return matches
 
