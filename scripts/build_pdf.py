@@ -19,7 +19,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from build_book import clear_stale_cache, dedupe_inline_scripts  # noqa: E402
 
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+# Debian's Chromium, and the flags that keep it offline and quiet (the browser test launches it the same way).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-default-apps"]
 PDF = ROOT / "_build" / "pdf" / "rnn-from-the-ground-up.pdf"
 # Paper has no horizontal scroll bar: wrap long code lines and let wide tables and outputs shrink to the page.
 PRINT_CSS = """
@@ -51,12 +54,11 @@ def print_pdf(page, target=PDF):
     """Print `page` to `target` with headless Chromium after MathJax has finished; return the page count."""
     from playwright.sync_api import sync_playwright
 
-    executable = next((c for c in CHROMIUM if Path(c).exists()), None) or shutil.which("chromium")
-    if executable is None:
+    if CHROMIUM is None:
         raise SystemExit("build_pdf: no Chromium found (install Debian's `chromium` package)")
     target.parent.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         tab = browser.new_page()
         tab.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
                   else route.continue_())  # offline: nothing may leave the machine

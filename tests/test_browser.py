@@ -10,16 +10,13 @@ Needs Debian's chromium (installed by .ci/run); without it the tests are skipped
 
 import os
 import re
-import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from build_pdf import ARGS, CHROMIUM
 from conftest import ROOT, toc_files
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-default-apps"]
 SHOTS = ROOT / "_build" / "screenshots"
 
 if not CHROMIUM:
