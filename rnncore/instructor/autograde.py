@@ -7,6 +7,9 @@ throw-away course folder with the nbgrader config, the assignment's non-notebook
 solutions), that one submission and a copy of a *template* gradebook that knows only the assignment. The worker
 (`worker.py`) runs isolated when Linux namespaces are available (no network, a read-only disk, the course's
 folders, the other shards and your home directory hidden), under CPU/memory limits and a wall-clock timeout.
+Each grading thread keeps a warm fork server (`WorkerServer`) and forks one fresh worker per submission from
+it, so no submission pays for importing nbgrader; without root (no way to isolate a forked process) every
+worker is a process of its own, started under `unshare`.
 
 When a worker ends, the parent (one thread, one writer) copies the student's grades from the shard's gradebook
 into the course gradebook (scores clamped to each cell's points; manual grades kept, as nbgrader does) and
@@ -14,12 +17,15 @@ copies the autograded notebook and the feedback into the course. Re-running repl
 lost or counted twice.
 """
 
+import contextlib
 import datetime
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import warnings
@@ -135,6 +141,35 @@ def _generate(root, db_url, assignment, where):
                            f"{str(result.get('error') or result.get('log'))[-2000:]}")
 
 
+def _empty_gradebook(db_url, like):
+    """Create nbgrader's tables at `db_url`, stamped with the schema version of the gradebook at `like`.
+
+    What nbgrader's Gradebook does for a new database, except that it asks the `alembic` command for the version,
+    a fresh Python process that takes ~2 s. Does nothing when `like` has no version (nbgrader then does it all).
+    """
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, text
+
+    source = create_engine(like, future=True)
+    try:
+        with source.connect() as con:
+            version = con.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:  # no such table (or no such database): leave it to nbgrader
+        return
+    finally:
+        source.dispose()
+    if not version:
+        return
+    engine = create_engine(db_url, future=True)
+    try:
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as con:
+            con.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            con.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
+    finally:
+        engine.dispose()
+
+
 def make_template(course, assignment, workspace):
     """A gradebook that knows only `assignment` (nbgrader generate_assignment in a scratch copy of the course)."""
     tdir = Path(workspace) / "templates" / assignment
@@ -144,6 +179,7 @@ def make_template(course, assignment, workspace):
     shutil.copy(course.root / "nbgrader_config.py", tdir / "nbgrader_config.py")
     _copy_tree(course.source / assignment, tdir / course.source.name / assignment)
     db = tdir / "gradebook.db"
+    _empty_gradebook(f"sqlite:///{db}", course.db_url)
     _generate(tdir, f"sqlite:///{db}", assignment, "make_template")
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -202,11 +238,143 @@ class WorkerOutcome:
     feedback: bool = False
 
 
-def run_shard(course, shard, assignment, student, workspace, limits, cell_timeout, feedback=True, hide=()):
-    """Run the worker on a shard, isolated when possible; never raises for a student's doing."""
+class WorkerServer:
+    """A warm fork server (`worker.py --serve`): one forked, isolated process per submission, one at a time.
+
+    Saves the ~1.3 s each fresh worker would spend importing nbgrader and loading its templates. Restarted when it
+    died (a student's code cannot reach it from inside its namespaces, but without them it could kill it).
+    """
+
+    def __init__(self, workspace):
+        self.workspace = Path(workspace)
+        self.proc = None
+        self.ready = False
+        self._buffer = b""
+        self._log = None
+
+    def launch(self):
+        """Start the server process (it warms up while the caller goes on)."""
+        bindir = str(Path(sys.executable).parent)
+        self._log = self.workspace / f"server-{uuid.uuid4().hex[:8]}.log"
+        with open(self._log, "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-I", "-m", "rnncore.instructor.worker", "--serve"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                         cwd=self.workspace, start_new_session=True,
+                                         env=sandbox.clean_env({"PATH": f"{bindir}:/usr/bin:/bin"}))
+        self.ready, self._buffer = False, b""
+
+    def _ensure(self):
+        if self.proc is None or self.proc.poll() is not None:
+            self.close()
+            self.launch()
+        if not self.ready:
+            self.ready = bool((self._read(time.monotonic() + 120) or {}).get("ready"))
+            if not self.ready:
+                self.close()
+                tail = self._log.read_bytes()[-800:].decode("utf-8", "replace").strip()
+                raise RuntimeError(f"WorkerServer: the fork server did not start: {tail}")
+
+    def _read(self, deadline):
+        """The next reply, or None at the deadline or when the server is gone."""
+        import select
+
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def run(self, request, timeout):
+        """Grade one request (see worker._forked); return (exit status or None, timed out)."""
+        self._ensure()
+        try:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.close()
+            return None, False
+        deadline = time.monotonic() + timeout
+        started = self._read(deadline)
+        if started is None:
+            self.close()
+            return None, False
+        ended = self._read(deadline)
+        if ended is not None:
+            return ended["status"], False
+        timed_out = self.proc.poll() is None
+        for kill in (os.killpg, os.kill):  # its process group, or itself if it had no group yet
+            try:
+                kill(started["pid"], signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        ended = self._read(time.monotonic() + 30) if timed_out else None
+        if ended is None:
+            self.close()
+        return (None if ended is None else ended["status"]), timed_out
+
+    def close(self):
+        """Stop the server (it ends when its stdin closes)."""
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc = None
+
+
+class WorkerServers:
+    """A pool of fork servers, one per grading thread: `with pool.lease() as server:`; close() stops them all."""
+
+    def __init__(self, workspace, count):
+        import queue
+
+        self._free = queue.SimpleQueue()
+        self._all = [WorkerServer(workspace) for _ in range(count)]
+        for server in self._all:
+            server.launch()  # they warm up while the course's templates are made
+            self._free.put(server)
+
+    @staticmethod
+    def usable(mode):
+        """Whether forked workers can be isolated as `mode` asks: always without namespaces; with them, as root.
+
+        Without root, new namespaces need a user namespace, which `unshare --map-root-user` sets up for an exec'd
+        worker instead (`run_shard` with no server).
+        """
+        return mode == "none" or os.geteuid() == 0
+
+    @contextlib.contextmanager
+    def lease(self):
+        """A free server, for one submission."""
+        server = self._free.get()
+        try:
+            yield server
+        finally:
+            self._free.put(server)
+
+    def close(self):
+        for server in self._all:
+            server.close()
+
+
+def run_shard(course, shard, assignment, student, workspace, limits, cell_timeout, feedback=True, hide=(),
+              server=None):
+    """Run the worker on a shard, isolated when possible, forked from `server` if given; never raises for a
+    student's doing."""
     started = time.monotonic()
-    argv = [sys.executable, "-I", "-m", "rnncore.instructor.worker", str(shard), assignment,
-            student, str(cell_timeout), "1" if feedback else "0"]
     bindir = str(Path(sys.executable).parent)
     env = sandbox.clean_env({"HOME": str(shard / "home"), "TMPDIR": str(shard / "tmp"),
                              "JUPYTER_RUNTIME_DIR": str(shard / ".jupyter/runtime"),
@@ -214,18 +382,48 @@ def run_shard(course, shard, assignment, student, workspace, limits, cell_timeou
                              "MPLCONFIGDIR": str(shard / ".mpl"), "PATH": f"{bindir}:/usr/bin:/bin",
                              "PYTHONDONTWRITEBYTECODE": "1"})
     mode = sandbox.isolation_mode(limits)
-    stage = None
-    if mode == "namespaces":
-        import tempfile
+    hide = [*course.secrets(), Path(workspace), *isolate.home_entries_to_hide(), *hide]
+    stage = Path(tempfile.mkdtemp(prefix="rnngrade-stage-")) if mode == "namespaces" else None  # outside `hide`
+    log = shard.parent / f"{shard.name}.log"
+    try:
+        if server is not None:
+            request = {"shard": str(shard), "assignment": assignment, "student": student,
+                       "cell_timeout": int(float(cell_timeout)), "feedback": bool(feedback), "env": env,
+                       "limits": [limits.submission_timeout, limits.memory_mb, limits.file_size_mb],
+                       "log": str(log), "isolate": None if stage is None else isolate.config(
+                           cwd=shard, keep=shard, stage=stage, loopback=True, hide=hide)}
+            status, timed_out = server.run(request, limits.submission_timeout)
+        else:
+            status, timed_out = _run_process(shard, assignment, student, limits, cell_timeout, feedback, env,
+                                             stage, hide, log)
+    finally:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+    seconds = time.monotonic() - started
+    if timed_out:
+        return WorkerOutcome(False, f"autograde timed out after {limits.submission_timeout:.0f} s", seconds)
+    try:
+        result = json.loads((shard / "worker_result.json").read_text())
+    except (OSError, ValueError):
+        tail = log.read_bytes()[-800:].decode("utf-8", "replace").strip() if log.exists() else ""
+        return WorkerOutcome(False, f"the grading worker ended without a result (status {status}): {tail}", seconds)
+    auto = result.get("autograde", {})
+    if not auto.get("success"):
+        err = (auto.get("error") or auto.get("log") or "").strip().splitlines()
+        return WorkerOutcome(False, "nbgrader autograde failed: " + (err[-1] if err else "no message")[:300], seconds)
+    fb = result.get("feedback", {})
+    return WorkerOutcome(True, "", seconds, feedback=bool(fb.get("success")))
 
-        stage = Path(tempfile.mkdtemp(prefix="rnngrade-stage-"))  # outside every hidden folder
-        cmd = isolate.isolated_command(argv, cwd=shard, keep=shard, stage=stage, loopback=True,
-                                       hide=[*course.secrets(), Path(workspace), *isolate.home_entries_to_hide(),
-                                             *hide])
+
+def _run_process(shard, assignment, student, limits, cell_timeout, feedback, env, stage, hide, log):
+    """The worker as a process of its own (isolated with `unshare` when `stage` is given); (status, timed out)."""
+    argv = [sys.executable, "-I", "-m", "rnncore.instructor.worker", str(shard), assignment,
+            student, str(cell_timeout), "1" if feedback else "0"]
+    if stage is not None:
+        cmd = isolate.isolated_command(argv, cwd=shard, keep=shard, stage=stage, loopback=True, hide=hide)
         cwd = "/"
     else:
         cmd, cwd = argv, str(shard)
-    log = shard.parent / f"{shard.name}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
                                 start_new_session=True,
@@ -241,23 +439,7 @@ def run_shard(course, shard, assignment, student, workspace, limits, cell_timeou
         except (ProcessLookupError, PermissionError):
             pass
         proc.wait()
-    if stage is not None:
-        shutil.rmtree(stage, ignore_errors=True)
-    seconds = time.monotonic() - started
-    if timed_out:
-        return WorkerOutcome(False, f"autograde timed out after {limits.submission_timeout:.0f} s", seconds)
-    try:
-        result = json.loads((shard / "worker_result.json").read_text())
-    except (OSError, ValueError):
-        tail = log.read_bytes()[-800:].decode("utf-8", "replace").strip()
-        return WorkerOutcome(False, f"the grading worker ended without a result (status {proc.returncode}): {tail}",
-                             seconds)
-    auto = result.get("autograde", {})
-    if not auto.get("success"):
-        err = (auto.get("error") or auto.get("log") or "").strip().splitlines()
-        return WorkerOutcome(False, "nbgrader autograde failed: " + (err[-1] if err else "no message")[:300], seconds)
-    fb = result.get("feedback", {})
-    return WorkerOutcome(True, "", seconds, feedback=bool(fb.get("success")))
+    return proc.returncode, timed_out
 
 
 def _timestamp(course, assignment, student):

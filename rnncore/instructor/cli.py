@@ -15,6 +15,7 @@ twice. Every limit has a documented default (see `rnn-grade --help` and rnncore.
 
 import argparse
 import concurrent.futures
+import contextlib
 import hashlib
 import os
 import shutil
@@ -56,7 +57,7 @@ class Report:
 
 
 def _job(course, source, assignment, student, template_db, workspace, limits, cell_timeout, feedback, verify_on,
-         extra_hide, autograde_on):
+         extra_hide, autograde_on, servers):
     started = time.monotonic()
     out = Outcome(assignment, student)
     try:
@@ -64,8 +65,9 @@ def _job(course, source, assignment, student, template_db, workspace, limits, ce
         out.submission_sha256 = hashlib.sha256(sub.read_bytes()).hexdigest() if sub.exists() else ""
         if autograde_on:
             out.shard = autograde.make_shard(course, assignment, student, template_db, workspace)
-            out.worker = autograde.run_shard(course, out.shard, assignment, student, workspace, limits, cell_timeout,
-                                             feedback=feedback, hide=extra_hide)
+            with servers.lease() if servers else contextlib.nullcontext() as server:
+                out.worker = autograde.run_shard(course, out.shard, assignment, student, workspace, limits,
+                                                 cell_timeout, feedback=feedback, hide=extra_hide, server=server)
             out.grades = autograde.read_shard(out.shard, assignment, student)
         if verify_on:
             hide = [*course.secrets(), Path(workspace), *extra_hide]
@@ -172,7 +174,10 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
         cell_timeout = int(min(limits.submission_timeout, 60))
     report = Report(isolation=sandbox.isolation_mode(limits))
     workspace = Path(tempfile.mkdtemp(prefix="rnngrade-work-"))
+    servers = None
     try:
+        if autograde_on and jobs and autograde.WorkerServers.usable(report.isolation):
+            servers = autograde.WorkerServers(workspace, min(workers, len(jobs)))
         templates = {}
         if autograde_on:
             for a in names:
@@ -186,7 +191,7 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
             bar = tqdm(total=len(jobs), desc="grading", unit="submission", file=sys.stderr)
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(_job, course, sources[a], a, s, templates.get(a), workspace, limits, cell_timeout,
-                                   feedback, verify_on, list(extra_hide), autograde_on) for a, s in jobs]
+                                   feedback, verify_on, list(extra_hide), autograde_on, servers) for a, s in jobs]
             done = []
             for fut in concurrent.futures.as_completed(futures):
                 out = fut.result()
@@ -198,13 +203,16 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
                     bar.set_postfix_str(f"{out.student} ({out.assignment})", refresh=False)
         if bar is not None:
             bar.close()
-        # Write every result once more: whatever a student's code did to the gradebook or the ledger while the
-        # batch ran (possible only without namespace isolation), the stored grades are the workers' results.
-        for out in done:
-            if out.grades is not None and out.worker is not None:
-                autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success)
-            _record(sources[out.assignment], out, course.verified_db)
+        # Without namespace isolation a student's code could reach the gradebook or the ledger while the batch ran:
+        # write every result once more, so that the stored grades are the workers' results.
+        if report.isolation != "namespaces":
+            for out in done:
+                if out.grades is not None and out.worker is not None:
+                    autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success)
+                _record(sources[out.assignment], out, course.verified_db)
     finally:
+        if servers is not None:
+            servers.close()
         shutil.rmtree(workspace, ignore_errors=True)
     csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"
     for a in names:

@@ -14,6 +14,10 @@ STAGE1 CONFIG` where STAGE1 (this file's `_stage1`, run as root inside the names
 4. brings the loopback interface up when asked (nbgrader talks to its kernel over 127.0.0.1);
 5. execs `setpriv` to drop every capability (bounding and inheritable sets, no_new_privs), then the program.
 
+`isolate_forked(cfg)` does the same in a process forked from a warm server, without an exec: it unshares the
+namespaces itself, forks the new namespace's PID 1, runs the same steps 1-4 (`_enter`) and drops every
+capability with `prctl` and `capset` (it needs root: a non-root process would need a user namespace).
+
 If `unshare` is missing or not permitted, `probe()` says so and callers fall back to no namespace isolation
 (resource limits and the sandbox's audit hook still apply). Nothing here changes the host's mounts.
 """
@@ -27,16 +31,15 @@ from functools import cache
 from pathlib import Path
 
 
-def _stage1():  # runs inside the namespaces as `python -I -S -c`: standard library only
+def _enter(cfg):  # standard library only: its source also runs as `python -I -S -c` (see _stage1_source)
+    """Steps 1-4 and the working directory, in a process that already has its own mount and network namespaces."""
     import ctypes
     import fcntl
-    import json
     import os
     import socket
     import struct
     import sys
 
-    cfg = json.loads(sys.argv[1])
     libc = ctypes.CDLL(None, use_errno=True)
     MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = (
         1, 2, 4, 8, 32, 4096, 8192, 16384, 1 << 18)
@@ -55,6 +58,8 @@ def _stage1():  # runs inside the namespaces as `python -I -S -c`: standard libr
         mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
 
     mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if cfg.get("proc"):  # a /proc that shows only the new PID namespace (`unshare --mount-proc` does it otherwise)
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     # 1-2. hide, keeping one folder through a staging mount point
     keep, stage = cfg.get("keep"), cfg.get("stage")
     if keep:
@@ -94,8 +99,17 @@ def _stage1():  # runs inside the namespaces as `python -I -S -c`: standard libr
         up = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, ifr))[1] | 1  # SIOCGIFFLAGS, IFF_UP
         fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", up))  # SIOCSIFFLAGS
         s.close()
-    # 5. drop every capability and run the program
     os.chdir(cfg["cwd"])
+
+
+def _stage1():  # runs inside the namespaces as `python -I -S -c`, before any student code
+    import json
+    import os
+    import sys
+
+    cfg = json.loads(sys.argv[1])
+    _enter(cfg)
+    # 5. drop every capability and run the program
     argv = [cfg["setpriv"], "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--", *cfg["argv"]]
     os.execv(cfg["setpriv"], argv)
 
@@ -103,7 +117,7 @@ def _stage1():  # runs inside the namespaces as `python -I -S -c`: standard libr
 def _stage1_source():
     import inspect
 
-    return inspect.getsource(_stage1) + "\n_stage1()\n"
+    return inspect.getsource(_enter) + "\n" + inspect.getsource(_stage1) + "\n_stage1()\n"
 
 
 @cache
@@ -130,6 +144,14 @@ def probe():
     return info
 
 
+def config(*, cwd, hide=(), keep=None, stage=None, scratch=None, scratch_size="64m", loopback=False):
+    """What the isolated process sees (see isolated_command for the arguments): the JSON-able dict _enter reads."""
+    return {"hide": [str(p) for p in hide],
+            "keep": str(keep) if keep else None, "stage": str(stage) if stage else None,
+            "scratch": str(scratch) if scratch else None, "scratch_size": scratch_size, "loopback": loopback,
+            "cwd": str(cwd)}
+
+
 def isolated_command(argv, *, cwd, hide=(), keep=None, stage=None, scratch=None,
                      scratch_size="64m", loopback=False, info=None):
     """The command line that runs `argv` isolated (see the module docstring).
@@ -148,10 +170,9 @@ def isolated_command(argv, *, cwd, hide=(), keep=None, stage=None, scratch=None,
     info = info or probe()
     if info["mode"] != "namespaces":
         raise RuntimeError(f"isolated_command: namespaces are not available here ({info.get('why')})")
-    cfg = {"hide": [str(p) for p in hide],
-           "keep": str(keep) if keep else None, "stage": str(stage) if stage else None,
-           "scratch": str(scratch) if scratch else None, "scratch_size": scratch_size, "loopback": loopback,
-           "cwd": str(cwd), "setpriv": info["setpriv"], "argv": [str(a) for a in argv]}
+    cfg = config(cwd=cwd, hide=hide, keep=keep, stage=stage, scratch=scratch, scratch_size=scratch_size,
+                 loopback=loopback)
+    cfg.update(setpriv=info["setpriv"], argv=[str(a) for a in argv])
     flags = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--mount-proc"]
     if not info.get("root"):
         flags.append("--map-root-user")
@@ -159,6 +180,74 @@ def isolated_command(argv, *, cwd, hide=(), keep=None, stage=None, scratch=None,
     if not os.path.exists(python):
         python = os.path.realpath(sys.executable)
     return [info["unshare"], *flags, "--", python, "-I", "-S", "-c", _stage1_source(), json.dumps(cfg)]
+
+
+# The same isolation without exec, for a process forked from a warm fork server (worker.serve): run as root.
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (
+    0x00020000, 0x04000000, 0x08000000, 0x20000000, 0x40000000)
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 1, 24, 38, 47, 4
+
+
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result, what):
+    import ctypes
+
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"isolate: {what} failed: {os.strerror(err)}")
+
+
+def die_with_parent():
+    """Ask the kernel to SIGKILL this process when its parent dies (what `unshare --kill-child` does)."""
+    import signal
+
+    _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def drop_capabilities():
+    """Empty every capability set of this process and set no_new_privs (what `setpriv` does before its exec)."""
+    import ctypes
+
+    libc = _libc()
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        last = int(fh.read())
+    for cap in range(last + 1):
+        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"prctl(PR_CAPBSET_DROP, {cap})")
+    _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "prctl(PR_CAP_AMBIENT_CLEAR_ALL)")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    sets = (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set, all zero
+    _check(libc.capset(ctypes.byref(Header(0x20080522, 0)), sets), "capset")
+
+
+def isolate_forked(cfg):
+    """Isolate this (forked, single-threaded, root) process as isolated_command does, without an exec.
+
+    Unshares the mount, network, PID, IPC and UTS namespaces and forks: the middle process waits and exits with
+    the child's status, and only the child returns, as PID 1 of the new PID namespace (when it dies, every
+    process of the namespace dies), with its own /proc, the view of the disk of `cfg` (see config), loopback
+    when asked, every capability dropped and no_new_privs set. Either parent dying kills it.
+    """
+    _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET), "unshare")
+    pid = os.fork()
+    if pid:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code if code >= 0 else 128 - code)  # killed by signal N: 128 + N, as a shell says
+    die_with_parent()
+    _enter(dict(cfg, proc=True))
+    drop_capabilities()
 
 
 def needed_paths():

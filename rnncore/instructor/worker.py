@@ -1,12 +1,21 @@
 """One grading worker: nbgrader autograde (and feedback) of one submission, inside its own shard of the course.
 
-Run by `autograde.run_shard` as `python -I -m rnncore.instructor.worker SHARD ASSIGNMENT STUDENT CELL_TIMEOUT
-FEEDBACK`, usually isolated (see `isolate.py`): the shard is a throw-away course folder holding the nbgrader
-config, the assignment's non-notebook source files (never the solutions), this one submission and a gradebook
-that knows only the assignment. Both nbgrader steps run in this one process (nbgrader's Python API), and, when
-this process is PID 1 of its own PID namespace, `KillStragglers` kills every process the student's kernel left
-behind right after execution, before nbgrader saves the grades. The worker writes `worker_result.json` into
-the shard last.
+The shard is a throw-away course folder holding the nbgrader config, the assignment's non-notebook source files
+(never the solutions), this one submission and a gradebook that knows only the assignment (see autograde.py).
+Both nbgrader steps run in one process (nbgrader's Python API), and, when that process is PID 1 of its own PID
+namespace, `KillStragglers` kills every process the student's kernel left behind right after execution, before
+nbgrader saves the grades. The worker writes `worker_result.json` into the shard last.
+
+Two ways to run it:
+
+- `python -I -m rnncore.instructor.worker --serve`: a *fork server* (what `rnn-grade` uses). It imports
+  nbgrader and nbconvert and warms their templates once (about 1.3 s), then reads one JSON request per line on
+  stdin and forks a fresh process per submission, which isolates itself (`isolate.isolate_forked`: new
+  namespaces, its shard the only visible folder, no capabilities), sets its resource limits and environment, and
+  grades. It answers `{"pid": ...}` at the fork and `{"status": ...}` when that process ended. The server never
+  reads a submission, so a forked process inherits nothing of anyone else's.
+- `python -I -m rnncore.instructor.worker SHARD ASSIGNMENT STUDENT CELL_TIMEOUT FEEDBACK`: one submission, in a
+  process of its own, usually started under `isolate.isolated_command` (when namespaces need `--map-root-user`).
 """
 
 import json
@@ -35,9 +44,8 @@ class KillStragglers(Preprocessor):
         return nb, resources
 
 
-def main(argv=None):
-    """Autograde one submission in a shard; write worker_result.json; return 0."""
-    shard, assignment, student, cell_timeout, feedback = (argv or sys.argv[1:])[:5]
+def grade_shard(shard, assignment, student, cell_timeout, feedback):
+    """Autograde one submission in a shard (and generate its feedback); write worker_result.json."""
     shard = Path(shard).resolve()
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.converters import Autograde
@@ -58,7 +66,7 @@ def main(argv=None):
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir, config=config)
     result = {"autograde": api.autograde(assignment, student, force=True, create=True)}
-    if feedback == "1" and result["autograde"].get("success"):
+    if feedback and result["autograde"].get("success"):
         result["feedback"] = api.generate_feedback(assignment, student, force=True)
     out = shard / "worker_result.json"
     try:
@@ -70,6 +78,87 @@ def main(argv=None):
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     with os.fdopen(fd, "w") as fh:
         json.dump(summary, fh)
+
+
+def warm_up():
+    """Import what grading needs and render one small notebook to HTML (regexes, lexers and templates load once)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbgrader.apps.api import NbGraderAPI  # noqa: F401
+    from nbgrader.converters import Autograde, GenerateFeedback  # noqa: F401
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A *title*, $x_t$ and `code`"),
+                                         nbformat.v4.new_code_cell("import numpy as np\nx = np.zeros(3)  # a comment")])
+    HTMLExporter().from_notebook_node(nb)
+
+
+def _forked(request):
+    """In the process forked for one request: isolate, limit, grade, and exit (never returns to the server)."""
+    import traceback
+
+    from . import isolate, sandbox
+
+    code = 70
+    try:
+        os.setsid()
+        isolate.die_with_parent()
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.closerange(3, 1 << 16)  # the server's pipe among them
+        sandbox.set_limits(*request["limits"])()
+        if request["isolate"]:
+            isolate.isolate_forked(request["isolate"])  # only the new PID namespace's PID 1 comes back
+        else:
+            os.chdir(request["shard"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        import tempfile
+
+        tempfile.tempdir = None  # TMPDIR is the shard's now
+        grade_shard(request["shard"], request["assignment"], request["student"], request["cell_timeout"],
+                    request["feedback"])
+        code = 0
+    except BaseException:  # noqa: BLE001 - whatever happened, this process must end here
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve():
+    """The fork server: warm up, then fork one process per JSON request line on stdin (see the module docstring)."""
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)  # stray prints go to the log, never into the replies
+
+    def reply(**message):
+        os.write(reply_fd, (json.dumps(message) + "\n").encode())
+
+    warm_up()
+    reply(ready=True)
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _forked(request)
+        reply(pid=pid)
+        _, status = os.waitpid(pid, 0)
+        reply(status=os.waitstatus_to_exitcode(status))
+    return 0
+
+
+def main(argv=None):
+    """`--serve`, or grade one submission from the command line (see the module docstring); return 0."""
+    argv = argv or sys.argv[1:]
+    if argv[:1] == ["--serve"]:
+        return serve()
+    shard, assignment, student, cell_timeout, feedback = argv[:5]
+    grade_shard(shard, assignment, student, cell_timeout, feedback == "1")
     return 0
 
 
