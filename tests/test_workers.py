@@ -7,6 +7,8 @@ worker as a process of its own under `unshare --map-root-user`. Both paths run h
 
 import json
 import sqlite3
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -144,3 +146,23 @@ def test_the_template_gradebook_has_nbgraders_schema_and_version(tmp_path):
     autograde._empty_gradebook(f"sqlite:///{tmp_path / 'other.db'}", f"sqlite:///{tmp_path / 'missing.db'}")
     assert not (tmp_path / "other.db").exists() or not sqlite3.connect(tmp_path / "other.db").execute(
         "SELECT name FROM sqlite_master").fetchall(), "a gradebook without a version must be left to nbgrader"
+
+
+def test_a_fork_server_that_will_not_start_costs_only_time(course):
+    c, workspace, template = course
+
+    class Broken(autograde.WorkerServer):
+        def launch(self):  # a "server" that exits at once, saying nothing
+            self._log = self.workspace / "broken-server.log"
+            self._log.write_text("no server here")
+            self.proc = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE)
+            self.ready, self._buffer = False, b""
+
+    _submit(c, "unlucky")
+    server = Broken(workspace)
+    with pytest.raises(RuntimeError, match="did not start: no server here"):
+        server.run({}, 10)
+    _, outcome, grades = _grade(c, workspace, template, "unlucky", server)  # run_shard falls back to a process
+    assert outcome.success, outcome.message
+    assert {g: s for (_, g), s in grades["grades"].items()} == _full_marks(template)

@@ -275,7 +275,7 @@ class WorkerServer:
                 raise RuntimeError(f"WorkerServer: the fork server did not start: {tail}")
 
     def _read(self, deadline):
-        """The next reply, or None at the deadline or when the server is gone."""
+        """The next reply; None at the deadline, {} when the server is gone."""
         import select
 
         fd = self.proc.stdout.fileno()
@@ -285,7 +285,7 @@ class WorkerServer:
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
-                return None
+                return {}
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
@@ -301,22 +301,22 @@ class WorkerServer:
             return None, False
         deadline = time.monotonic() + timeout
         started = self._read(deadline)
-        if started is None:
+        if not started:
             self.close()
             return None, False
         ended = self._read(deadline)
-        if ended is not None:
+        if ended:
             return ended["status"], False
-        timed_out = self.proc.poll() is None
+        timed_out = ended is None  # else the server is gone (killed by the submission, when not isolated)
         for kill in (os.killpg, os.kill):  # its process group, or itself if it had no group yet
             try:
                 kill(started["pid"], signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
         ended = self._read(time.monotonic() + 30) if timed_out else None
-        if ended is None:
+        if not ended:
             self.close()
-        return (None if ended is None else ended["status"]), timed_out
+        return (ended["status"] if ended else None), timed_out
 
     def close(self):
         """Stop the server (it ends when its stdin closes)."""
@@ -392,8 +392,11 @@ def run_shard(course, shard, assignment, student, workspace, limits, cell_timeou
                        "limits": [limits.submission_timeout, limits.memory_mb, limits.file_size_mb],
                        "log": str(log), "isolate": None if stage is None else isolate.config(
                            cwd=shard, keep=shard, stage=stage, loopback=True, hide=hide)}
-            status, timed_out = server.run(request, limits.submission_timeout)
-        else:
+            try:
+                status, timed_out = server.run(request, limits.submission_timeout)
+            except RuntimeError:  # the fork server would not start: this submission goes the slow way
+                server = None
+        if server is None:
             status, timed_out = _run_process(shard, assignment, student, limits, cell_timeout, feedback, env,
                                              stage, hide, log)
     finally:
