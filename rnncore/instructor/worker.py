@@ -15,7 +15,8 @@ Two ways to run it:
   grades. It answers `{"pid": ...}` at the fork and `{"status": ...}` when that process ended. The server never
   reads a submission, so a forked process inherits nothing of anyone else's.
 - `python -I -m rnncore.instructor.worker SHARD ASSIGNMENT STUDENT CELL_TIMEOUT FEEDBACK`: one submission, in a
-  process of its own, usually started under `isolate.isolated_command` (when namespaces need `--map-root-user`).
+  process of its own, started under `isolate.isolated_command` when the grader is not root (a forked process
+  could not isolate itself then), and whenever a fork server would not start.
 """
 
 import json
@@ -28,6 +29,8 @@ from pathlib import Path
 # import of jsonschema (fast_imports) before nbconvert and nbgrader load it.
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
+
+from . import isolate, sandbox
 
 
 class KillStragglers(Preprocessor):
@@ -95,8 +98,6 @@ def warm_up():
 def _forked(request):
     """In the process forked for one request: isolate, limit, grade, and exit (never returns to the server)."""
     import traceback
-
-    from . import isolate, sandbox
 
     code = 70
     try:
