@@ -166,3 +166,21 @@ def test_a_fork_server_that_will_not_start_costs_only_time(course):
     _, outcome, grades = _grade(c, workspace, template, "unlucky", server)  # run_shard falls back to a process
     assert outcome.success, outcome.message
     assert {g: s for (_, g), s in grades["grades"].items()} == _full_marks(template)
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="needs namespace isolation")
+def test_a_kernel_never_sees_results_written_after_its_job_started(tmp_path):
+    from rnncore.instructor import cli
+
+    root = make_course(tmp_path, [A])
+    c = autograde.Course.load(root)
+    assert not c.autograded.exists()  # a first batch: the results folder is made while it runs
+    peek = (f"import glob, time\n_seen = []\nfor _ in range(40):\n"
+            f"    _seen = glob.glob({str(c.autograded)!r} + '/*/*/*.ipynb')\n"
+            f"    if _seen:\n        break\n    time.sleep(0.25)\nprint('PEEKED', _seen)")
+    _submit(c, "a_honest")
+    _submit(c, "b_peeker", [peek])
+    cli.grade(root, [A], workers=2, feedback=False, verify_on=False, progress=False)
+    nb = nbformat.read(str(c.autograded / "b_peeker" / A / f"{A}.ipynb"), as_version=4)
+    printed = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    assert printed.strip() == "PEEKED []", f"the kernel saw another student's results: {printed}"

@@ -32,6 +32,8 @@ import numpy as np
 
 import rnncore
 
+from .notebook import parse_python
+
 _PACKAGE = Path(rnncore.__file__).resolve().parent
 
 
@@ -165,7 +167,7 @@ def _definitions():
     """{name: (module stem, ast.FunctionDef)} for every public top-level function of rnncore."""
     found = {}
     for path in sorted(_PACKAGE.glob("*.py")):
-        for node in ast.parse(path.read_text()).body:
+        for node in parse_python(path.read_text()).body:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
                 found.setdefault(node.name, (path.stem, node))
     return found

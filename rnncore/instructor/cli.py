@@ -58,30 +58,40 @@ class Report:
 
 def _job(course, source, assignment, student, template_db, workspace, limits, cell_timeout, feedback, verify_on,
          extra_hide, autograde_on, servers):
+    """Autograde and verify one submission, at the same time (both wait on processes of their own)."""
     started = time.monotonic()
     out = Outcome(assignment, student)
     try:
         sub = course.submitted / student / assignment / f"{assignment}.ipynb"
         out.submission_sha256 = hashlib.sha256(sub.read_bytes()).hexdigest() if sub.exists() else ""
-        if autograde_on:
-            out.shard = autograde.make_shard(course, assignment, student, template_db, workspace)
-            with servers.lease() if servers else contextlib.nullcontext() as server:
-                out.worker = autograde.run_shard(course, out.shard, assignment, student, workspace, limits,
-                                                 cell_timeout, feedback=feedback, hide=extra_hide, server=server)
-            out.grades = autograde.read_shard(out.shard, assignment, student)
-        if verify_on:
-            hide = [*course.secrets(), Path(workspace), *extra_hide]
-            if sub.exists():
-                out.verification = verify.verify(source, sub, limits, hide=hide)
-            else:
-                v = verify.Verification(assignment, error=f"no {assignment}.ipynb in the submission")
-                v.functions = [verify.FunctionVerdict(f, source.points[f], 0.0, "missing", "no notebook")
-                               for f in source.functions]
-                out.verification = v
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as side:
+            verifying = side.submit(_verification, course, source, assignment, sub, workspace, limits,
+                                    extra_hide) if verify_on else None
+            try:
+                if autograde_on:
+                    out.shard = autograde.make_shard(course, assignment, student, template_db, workspace)
+                    with servers.lease() if servers else contextlib.nullcontext() as server:
+                        out.worker = autograde.run_shard(course, out.shard, assignment, student, workspace, limits,
+                                                         cell_timeout, feedback=feedback, hide=extra_hide,
+                                                         server=server)
+                    out.grades = autograde.read_shard(out.shard, assignment, student)
+            finally:
+                if verifying is not None:
+                    out.verification = verifying.result()
     except Exception:  # our own failure on this submission must not stop the batch
         out.error = traceback.format_exc(limit=3).strip().splitlines()[-1][:300]
     out.seconds = time.monotonic() - started
     return out
+
+
+def _verification(course, source, assignment, sub, workspace, limits, extra_hide):
+    """The verified grade of one submission (every function missing when there is no notebook)."""
+    if sub.exists():
+        return verify.verify(source, sub, limits, hide=[*course.secrets(), Path(workspace), *extra_hide])
+    v = verify.Verification(assignment, error=f"no {assignment}.ipynb in the submission")
+    v.functions = [verify.FunctionVerdict(f, source.points[f], 0.0, "missing", "no notebook")
+                   for f in source.functions]
+    return v
 
 
 def _merge(course, source, out, ledger_path):
@@ -178,6 +188,11 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
     try:
         if autograde_on and jobs and autograde.WorkerServers.usable(report.isolation):
             servers = autograde.WorkerServers(workspace, min(workers, len(jobs)))
+        # Every secret folder and file exists before the first job, so that every job's isolation hides it (a
+        # folder made during the batch would be visible to the jobs that started before it).
+        for folder in (course.autograded, course.feedback):
+            folder.mkdir(parents=True, exist_ok=True)
+        ledger.connect(course.verified_db).close()
         templates = {}
         if autograde_on:
             for a in names:

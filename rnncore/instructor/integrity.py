@@ -74,7 +74,7 @@ def scan_code(code, cell, graded=()):
         if re.match(r"^(%%?|!)\S", s) or re.match(r"^\w+\s*=\s*!", s):
             add("magic", i, f"IPython syntax `{s[:60]}`")
     try:
-        tree = ast.parse(notebook.to_python(code))
+        tree = notebook.parse_python(notebook.to_python(code))
     except SyntaxError as exc:
         add("syntax", exc.lineno, f"the cell does not parse ({exc.msg})")
         return flags
@@ -139,7 +139,7 @@ def scan_code(code, cell, graded=()):
 
 def _normalised(func):
     """A FunctionDef's ast.dump with names renamed by first appearance and docstrings dropped."""
-    func = ast.parse(ast.unparse(func)).body[0]
+    func = notebook.parse_python(ast.unparse(func)).body[0]
     names = {}
 
     def canon(name):
@@ -166,7 +166,7 @@ def _normalised(func):
 def similarity(code, function):
     """difflib ratio between the normalised trees of `function` as defined in `code` and in rnncore (0 if absent)."""
     try:
-        tree = ast.parse(notebook.to_python(code))
+        tree = notebook.parse_python(notebook.to_python(code))
         mine = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
         _, ref = cases._definitions()[function]
     except (SyntaxError, StopIteration, KeyError):

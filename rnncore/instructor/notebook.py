@@ -7,9 +7,11 @@ Locked code cells that are neither answers nor tests (imports, functions the not
 they are taken from the source notebook, never from the submission.
 """
 
+import ast
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,6 +160,20 @@ def answers(submission, source):
         if isinstance(meta, dict) and meta.get("solution") is True and gid in source.solutions:
             found[gid] = _source(cell)
     return found
+
+
+_AST = threading.Lock()
+
+
+def parse_python(text):
+    """`ast.parse(text)`, one thread at a time.
+
+    CPython 3.11 keeps the recursion depth of building AST objects per interpreter, not per thread: two threads
+    parsing at once (rnn-grade verifies several submissions at once) can fail with "SystemError: AST constructor
+    recursion depth mismatch" (seen here on 3.11.7; python/cpython#106905).
+    """
+    with _AST:
+        return ast.parse(text)
 
 
 def to_python(code):

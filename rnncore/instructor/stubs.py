@@ -18,6 +18,8 @@ from pathlib import Path
 
 import rnncore
 
+from .notebook import parse_python
+
 PACKAGE = Path(rnncore.__file__).resolve().parent
 
 _MISTAKES = '''"""Stand-in for rnncore.mistakes in the verification sandbox: no known-mistake catalogue."""
@@ -78,7 +80,7 @@ def _names_used(node):
 def _module_stub(path, graded, module_locks=True):
     """The stand-in source of one rnncore module: graded functions (and helpers only they use) become stubs."""
     text = path.read_text()
-    tree = ast.parse(text)
+    tree = parse_python(text)
     defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     # Keep every definition except the graded ones; a private helper stays only if kept code uses it (a helper of
     # a graded function alone may hold the heart of its answer).

@@ -379,7 +379,7 @@ def _imports(source):
         if cell.kind != "trusted":
             continue
         try:
-            tree = ast.parse(notebook.to_python(cell.source))
+            tree = notebook.parse_python(notebook.to_python(cell.source))
         except SyntaxError:
             continue
         for node in tree.body:
