@@ -7,10 +7,10 @@ Usage (from the course folder, the one with nbgrader_config.py)::
     rnn-grade ch03_bptt --students alice bob --memory-mb 4096 --timeout 60
 
 For each submission: nbgrader autograde in an isolated worker (grades merged into the gradebook one at a time),
-feedback HTML (hidden tests scrubbed), and the verified grade (answers re-run in a sandbox and compared with
-rnncore in this process). Then one CSV per assignment in grades/ (student_id, nbgrader_score, verified_score,
-max_score, flags) and a summary table. Running it again re-grades and replaces rows: nothing is lost or counted
-twice. Every limit has a documented default (see `rnn-grade --help` and rnncore.instructor.sandbox).
+feedback HTML (hidden tests scrubbed), and, at the same time, the verified grade (answers re-run in a sandbox and
+compared with rnncore in this process). Then one CSV per assignment in grades/ (student_id, nbgrader_score,
+verified_score, max_score, flags) and a summary table. Running it again re-grades and replaces rows: nothing is
+lost or counted twice. Every limit has a documented default (see `rnn-grade --help` and rnncore.instructor.sandbox).
 """
 
 import argparse
