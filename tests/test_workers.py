@@ -31,6 +31,11 @@ try:
 except OSError as _e:
     _seen["network"] = _e.strerror
 try:
+    open("/proc/1/environ").read()  # the grading worker's (PID 1 of the namespace)
+    _seen["worker_memory"] = "readable"
+except OSError as _e:
+    _seen["worker_memory"] = _e.strerror
+try:
     open(REPO_FILE, "a").close()
     _seen["repository"] = "writable"
 except OSError as _e:
@@ -106,6 +111,8 @@ def test_a_forked_worker_sees_the_same_isolated_world_as_an_execd_one(course):
         assert s["network"] == "Network is unreachable", f"{student}: network {s['network']}"
         assert s["repository"] == "Read-only file system", f"{student}: repository {s['repository']}"
     assert seen["forked"]["env"] == seen["execd"]["env"]
+    # A forked worker carries the fork server's memory: the kernel must not be able to read it.
+    assert seen["forked"]["worker_memory"] == "Permission denied", seen["forked"]["worker_memory"]
 
 
 def test_the_fork_server_outlives_a_submission_that_kills_it_or_hangs(course):

@@ -185,7 +185,8 @@ def isolated_command(argv, *, cwd, hide=(), keep=None, stage=None, scratch=None,
 # The same isolation without exec, for a process forked from a warm fork server (worker.serve): run as root.
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (
     0x00020000, 0x04000000, 0x08000000, 0x20000000, 0x40000000)
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 1, 24, 38, 47, 4
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = (
+    1, 4, 24, 38, 47, 4)
 
 
 def _libc():
@@ -237,7 +238,7 @@ def isolate_forked(cfg):
     Unshares the mount, network, PID, IPC and UTS namespaces and forks: the middle process waits and exits with
     the child's status, and only the child returns, as PID 1 of the new PID namespace (when it dies, every
     process of the namespace dies), with its own /proc, the view of the disk of `cfg` (see config), loopback
-    when asked, every capability dropped and no_new_privs set. Either parent dying kills it.
+    when asked, every capability dropped, no_new_privs set and not dumpable. Either parent dying kills it.
     """
     _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET), "unshare")
     pid = os.fork()
@@ -248,6 +249,9 @@ def isolate_forked(cfg):
     die_with_parent()
     _enter(dict(cfg, proc=True))
     drop_capabilities()
+    # Not dumpable: the programs it starts (a student's kernel) cannot read its memory through /proc or ptrace,
+    # where freed bytes of the fork server's earlier requests (other students' ids) may linger.
+    _check(_libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
 def needed_paths():
