@@ -1,8 +1,10 @@
 """The grading workers: a worker forked from the warm fork server sees exactly the isolated world an exec'd worker
-sees, the fork server survives whatever one submission does, and the template gradebook is nbgrader's own schema.
+sees (and cannot read the worker's memory), the fork server survives whatever one submission does and falls back
+to a process of its own when it will not start, the template gradebook has nbgrader's own schema, and a
+student's kernel never sees results written after its job started.
 
 rnn-grade forks its workers from `worker.py --serve` (no 1.3 s import per submission); without root it runs each
-worker as a process of its own under `unshare --map-root-user`. Both paths run here on the same submissions.
+worker as a process of its own under `unshare --map-root-user`. The isolation probe runs through both paths.
 """
 
 import json
