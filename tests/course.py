@@ -44,24 +44,32 @@ def submit(course, student, assignment, nb):
     nbformat.write(nb, dest / f"{assignment}.ipynb")
 
 
+# jupyter_client picks a kernel's ports by binding to port 0 and closing them again, so two nbgrader runs at once
+# can hand the same free port to two kernels; the loser dies before it replies (jupyter/jupyter_client#487).
+PORT_RACE = "Address already in use"
+
+
 def autograde_all(course, names, workers=None, chunk=8):
     """`nbgrader autograde` every submission of the assignments in `names`, `workers` runs at a time (default: one
     per CPU), each run grading at most `chunk` students of one assignment, the largest batches first.
 
     sqlite is not safe for concurrent writers, so each run grades into its own copy of the course gradebook;
     `gradebooks.json` in the course says which copy holds which (assignment, student), and `scores` reads it.
+    A run whose kernel lost a port to another run's kernel (PORT_RACE) is run again, up to twice; any other
+    failure fails at once.
     """
     workers = workers or os.cpu_count() or 1
     jobs = []
     for name in names:
         students = sorted(p.name for p in (course / "submitted").iterdir() if (p / name).is_dir())
         for k in range(0, len(students), chunk):
-            jobs.append((name, k // chunk, students[k : k + chunk], students))
+            jobs.append((name, k // chunk, students[k : k + chunk], students, 0))
     jobs.sort(key=lambda job: -len(job[2]))
     index, running = {}, {}
     while jobs or running:
         while jobs and len(running) < workers:
-            name, k, students, everyone = jobs.pop(0)
+            job = jobs.pop(0)
+            name, k, students, everyone, attempt = job
             db = course / f"gradebook_{name}_{k}.db"
             shutil.copyfile(course / "gradebook.db", db)
             index.update({f"{name}/{student}": db.name for student in students})
@@ -70,12 +78,16 @@ def autograde_all(course, names, workers=None, chunk=8):
                    f"--CourseDirectory.student_id_exclude={others}"]
             log = course / f"autograde_{name}_{k}.log"
             with open(log, "w") as out:
-                running[log] = subprocess.Popen(cmd, cwd=course, stdout=out, stderr=subprocess.STDOUT)
-        for log, proc in list(running.items()):
+                running[log] = (subprocess.Popen(cmd, cwd=course, stdout=out, stderr=subprocess.STDOUT), job)
+        for log, (proc, job) in list(running.items()):
             if proc.poll() is not None:
                 del running[log]
                 if proc.returncode != 0:
-                    raise AssertionError(f"nbgrader autograde failed ({log.name}):\n{log.read_text()[-5000:]}")
+                    text = log.read_text()
+                    if PORT_RACE in text and job[4] < 2:
+                        jobs.insert(0, (*job[:4], job[4] + 1))
+                        continue
+                    raise AssertionError(f"nbgrader autograde failed ({log.name}):\n{text[-5000:]}")
         time.sleep(0.1)
     (course / "gradebooks.json").write_text(json.dumps(index, indent=1))
 

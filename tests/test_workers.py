@@ -1,7 +1,8 @@
 """The grading workers: a worker forked from the warm fork server sees exactly the isolated world an exec'd worker
 sees (and cannot read the worker's memory), the fork server survives whatever one submission does and falls back
-to a process of its own when it will not start, the template gradebook has nbgrader's own schema, and a
-student's kernel never sees results written after its job started.
+to a process of its own when it will not start, a kernel that never started is tried once more (and nothing else
+is), the template gradebook has nbgrader's own schema, and a student's kernel never sees results written after
+its job started.
 
 rnn-grade forks its workers from `worker.py --serve` (no 1.3 s import per submission); without root it runs each
 worker as a process of its own under `unshare --map-root-user`. The isolation probe runs through both paths.
@@ -11,6 +12,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -193,3 +195,30 @@ def test_a_kernel_never_sees_results_written_after_its_job_started(tmp_path):
     nb = nbformat.read(str(c.autograded / "b_peeker" / A / f"{A}.ipynb"), as_version=4)
     printed = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert printed.strip() == "PEEKED []", f"the kernel saw another student's results: {printed}"
+
+
+class _ScriptedServer:
+    """Stands in for a WorkerServer: each run writes the next scripted worker_result.json into the shard."""
+
+    def __init__(self, logs):
+        self.logs, self.calls = list(logs), 0
+
+    def run(self, request, timeout):
+        log = self.logs[self.calls]
+        self.calls += 1
+        result = {"autograde": {"success": log is None, "error": "", "log": log or ""}}
+        (Path(request["shard"]) / "worker_result.json").write_text(json.dumps(result))
+        return 0, False
+
+
+@pytest.mark.parametrize("logs,calls,success", [
+    (["[AutogradeApp | ERROR] ...: Kernel died before replying to kernel_info", None], 2, True),
+    (["Kernel died before replying to kernel_info", "Kernel died before replying to kernel_info"], 2, False),
+    (["[AutogradeApp | ERROR] There was an error processing assignment", None], 1, False),
+], ids=["port-race-then-fine", "never-starts", "other-failure"])
+def test_a_kernel_that_never_started_is_tried_once_more_and_nothing_else_is(course, logs, calls, success):
+    c, workspace, template = course
+    _submit(c, "scripted")
+    server = _ScriptedServer(logs)
+    _, outcome, _ = _grade(c, workspace, template, "scripted", server)
+    assert (server.calls, outcome.success) == (calls, success), outcome

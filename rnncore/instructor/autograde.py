@@ -370,6 +370,11 @@ class WorkerServers:
             server.close()
 
 
+# A kernel that dies before it answers its first request never ran a line of the student's: without namespace
+# isolation, two workers' kernels can be handed the same free port (jupyter/jupyter_client#487). Tried again once.
+KERNEL_NOT_STARTED = "Kernel died before replying to kernel_info"
+
+
 def run_shard(course, shard, assignment, student, workspace, limits, cell_timeout, feedback=True, hide=(),
               server=None):
     """Run the worker on a shard, isolated when possible, forked from `server` if given; never raises for a
@@ -383,39 +388,50 @@ def run_shard(course, shard, assignment, student, workspace, limits, cell_timeou
                              "PYTHONDONTWRITEBYTECODE": "1"})
     mode = sandbox.isolation_mode(limits)
     hide = [*course.secrets(), Path(workspace), *isolate.home_entries_to_hide(), *hide]
-    stage = Path(tempfile.mkdtemp(prefix="rnngrade-stage-")) if mode == "namespaces" else None  # outside `hide`
     log = shard.parent / f"{shard.name}.log"
-    try:
-        if server is not None:
-            request = {"shard": str(shard), "assignment": assignment, "student": student,
-                       "cell_timeout": int(float(cell_timeout)), "feedback": bool(feedback), "env": env,
-                       "limits": [limits.submission_timeout, limits.memory_mb, limits.file_size_mb],
-                       "log": str(log), "isolate": None if stage is None else isolate.config(
-                           cwd=shard, keep=shard, stage=stage, loopback=True, hide=hide)}
-            try:
-                status, timed_out = server.run(request, limits.submission_timeout)
-            except RuntimeError:  # the fork server would not start: this submission goes the slow way
-                server = None
-        if server is None:
-            status, timed_out = _run_process(shard, assignment, student, limits, cell_timeout, feedback, env,
-                                             stage, hide, log)
-    finally:
-        if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
-    seconds = time.monotonic() - started
+    for _ in range(2):  # once more only when the kernel never started
+        stage = Path(tempfile.mkdtemp(prefix="rnngrade-stage-")) if mode == "namespaces" else None  # not in `hide`
+        try:
+            if server is not None:
+                request = {"shard": str(shard), "assignment": assignment, "student": student,
+                           "cell_timeout": int(float(cell_timeout)), "feedback": bool(feedback), "env": env,
+                           "limits": [limits.submission_timeout, limits.memory_mb, limits.file_size_mb],
+                           "log": str(log), "isolate": None if stage is None else isolate.config(
+                               cwd=shard, keep=shard, stage=stage, loopback=True, hide=hide)}
+                try:
+                    status, timed_out = server.run(request, limits.submission_timeout)
+                except RuntimeError:  # the fork server would not start: this submission goes the slow way
+                    server = None
+            if server is None:
+                status, timed_out = _run_process(shard, assignment, student, limits, cell_timeout, feedback, env,
+                                                 stage, hide, log)
+        finally:
+            if stage is not None:
+                shutil.rmtree(stage, ignore_errors=True)
+        outcome, error = _worker_outcome(shard, log, status, timed_out, limits, time.monotonic() - started)
+        if outcome.success or KERNEL_NOT_STARTED not in error:
+            return outcome
+    return outcome
+
+
+def _worker_outcome(shard, log, status, timed_out, limits, seconds):
+    """(WorkerOutcome, nbgrader's whole error text) of a worker run, from its worker_result.json and log."""
     if timed_out:
-        return WorkerOutcome(False, f"autograde timed out after {limits.submission_timeout:.0f} s", seconds)
+        return WorkerOutcome(False, f"autograde timed out after {limits.submission_timeout:.0f} s", seconds), ""
     try:
         result = json.loads((shard / "worker_result.json").read_text())
     except (OSError, ValueError):
         tail = log.read_bytes()[-800:].decode("utf-8", "replace").strip() if log.exists() else ""
-        return WorkerOutcome(False, f"the grading worker ended without a result (status {status}): {tail}", seconds)
+        return WorkerOutcome(False, f"the grading worker ended without a result (status {status}): {tail}",
+                             seconds), ""
     auto = result.get("autograde", {})
     if not auto.get("success"):
+        text = f"{auto.get('error') or ''}\n{auto.get('log') or ''}"
         err = (auto.get("error") or auto.get("log") or "").strip().splitlines()
-        return WorkerOutcome(False, "nbgrader autograde failed: " + (err[-1] if err else "no message")[:300], seconds)
+        return WorkerOutcome(False, "nbgrader autograde failed: " + (err[-1] if err else "no message")[:300],
+                             seconds), text
     fb = result.get("feedback", {})
-    return WorkerOutcome(True, "", seconds, feedback=bool(fb.get("success")))
+    return WorkerOutcome(True, "", seconds, feedback=bool(fb.get("success"))), ""
 
 
 def _run_process(shard, assignment, student, limits, cell_timeout, feedback, env, stage, hide, log):

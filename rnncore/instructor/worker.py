@@ -77,7 +77,7 @@ def grade_shard(shard, assignment, student, cell_timeout, feedback):
     except FileNotFoundError:
         pass
     summary = {step: {"success": bool(r.get("success")), "error": str(r.get("error") or "")[-2000:],
-                      "log": str(r.get("log") or "")[-4000:]} for step, r in result.items()}
+                      "log": str(r.get("log") or "")[-20000:]} for step, r in result.items()}
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     with os.fdopen(fd, "w") as fh:
         json.dump(summary, fh)
