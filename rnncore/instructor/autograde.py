@@ -390,6 +390,7 @@ def run_shard(course, shard, assignment, student, workspace, limits, cell_timeou
     hide = [*course.secrets(), Path(workspace), *isolate.home_entries_to_hide(), *hide]
     log = shard.parent / f"{shard.name}.log"
     for _ in range(2):  # once more only when the kernel never started
+        (shard / "worker_result.json").unlink(missing_ok=True)  # a second attempt must not read the first's
         stage = Path(tempfile.mkdtemp(prefix="rnngrade-stage-")) if mode == "namespaces" else None  # not in `hide`
         try:
             if server is not None:
