@@ -238,6 +238,14 @@ class WorkerOutcome:
     feedback: bool = False
 
 
+def _tail(log):
+    """The last 800 bytes of a log file, as text ("" if there is none)."""
+    try:
+        return log.read_bytes()[-800:].decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
 class WorkerServer:
     """A warm fork server (`worker.py --serve`): one forked, isolated process per submission, one at a time.
 
@@ -271,8 +279,7 @@ class WorkerServer:
             self.ready = bool((self._read(time.monotonic() + 120) or {}).get("ready"))
             if not self.ready:
                 self.close()
-                tail = self._log.read_bytes()[-800:].decode("utf-8", "replace").strip()
-                raise RuntimeError(f"WorkerServer: the fork server did not start: {tail}")
+                raise RuntimeError(f"WorkerServer: the fork server did not start: {_tail(self._log)}")
 
     def _read(self, deadline):
         """The next reply; None at the deadline, {} when the server is gone."""
@@ -422,8 +429,7 @@ def _worker_outcome(shard, log, status, timed_out, limits, seconds):
     try:
         result = json.loads((shard / "worker_result.json").read_text())
     except (OSError, ValueError):
-        tail = log.read_bytes()[-800:].decode("utf-8", "replace").strip() if log.exists() else ""
-        return WorkerOutcome(False, f"the grading worker ended without a result (status {status}): {tail}",
+        return WorkerOutcome(False, f"the grading worker ended without a result (status {status}): {_tail(log)}",
                              seconds), ""
     auto = result.get("autograde", {})
     if not auto.get("success"):
