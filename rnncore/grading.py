@@ -174,7 +174,7 @@ def name_known_mistake(func_name, what, got, expected, inputs, *, index=0, case=
     if isinstance(got, (np.ndarray, numbers.Number)):
         got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     else:
-        got, expected = mistakes._plain(got), mistakes._plain(expected)
+        got, expected = mistakes.plain_value(got), mistakes.plain_value(expected)
     _name_the_mistake(func_name, what, got, expected, inputs, index, atol, rtol, case, also)
 
 
@@ -189,8 +189,8 @@ def _name_the_mistake(func_name, what, got, expected, inputs, index, atol, rtol,
 
 def _check_exact(func_name, what, got, expected, inputs, *, index, reveal, case, also=None):
     """`check_output` for a value compared exactly: a str, a list of tokens, a dict (any floats in it nearly)."""
-    got, expected = mistakes._plain(got), mistakes._plain(expected)
-    if mistakes._equal(got, expected):
+    got, expected = mistakes.plain_value(got), mistakes.plain_value(expected)
+    if mistakes.plain_equal(got, expected):
         return
     _name_the_mistake(func_name, what, got, expected, inputs, index, 0, 0, case, also)
     where = f" on the case {case}" if case else ""

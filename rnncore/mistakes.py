@@ -55,25 +55,25 @@ def mistake(function, name, message):
     return register
 
 
-def _plain(value):
+def plain_value(value):
     """`value` with arrays as lists and numpy scalars as Python numbers, so that `==` compares it as a whole."""
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_value(v) for k, v in value.items()}
     return value
 
 
-def _equal(a, b, atol=1e-6, rtol=1e-5):
-    """Whether two plain values (see `_plain`) are equal: strs, ints and structure exactly, floats within tolerance."""
+def plain_equal(a, b, atol=1e-6, rtol=1e-5):
+    """Whether two plain values (see `plain_value`) are equal: strs, ints and structure exactly, floats nearly."""
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y, atol, rtol) for x, y in zip(a, b))
+        return len(a) == len(b) and all(plain_equal(x, y, atol, rtol) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k], atol, rtol) for k in a)
+        return a.keys() == b.keys() and all(plain_equal(a[k], b[k], atol, rtol) for k in a)
     if isinstance(a, float) or isinstance(b, float):
         numbers = (int, float)
         return isinstance(a, numbers) and isinstance(b, numbers) and bool(np.isclose(a, b, atol=atol, rtol=rtol))
@@ -93,7 +93,7 @@ def _part(out, index):
 def _close(got, candidate, atol=1e-6, rtol=1e-5):
     if not isinstance(got, np.ndarray):  # a str, a list of tokens, a dict: compared exactly (floats in it nearly)
         try:
-            return _equal(_plain(got), _plain(candidate))
+            return plain_equal(plain_value(got), plain_value(candidate))
         except Exception:
             return False
     try:
@@ -107,7 +107,7 @@ def _as_got(value):
     """A value as `diagnose` compares it: numbers and arrays as a float64 ndarray, anything else as a plain value."""
     if isinstance(value, (np.ndarray, numbers.Number)):
         return np.asarray(value, dtype=np.float64)
-    return _plain(value)
+    return plain_value(value)
 
 
 def _differs(candidate, right, atol, rtol):
@@ -118,7 +118,7 @@ def _differs(candidate, right, atol, rtol):
     """
     try:
         if not isinstance(right, np.ndarray):  # a value compared exactly
-            return not _equal(_plain(candidate), right)
+            return not plain_equal(plain_value(candidate), right)
         candidate = np.asarray(candidate, dtype=np.float64)
     except Exception:
         return True
