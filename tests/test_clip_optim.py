@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
 import rnncore as rc
-
-torch = pytest.importorskip("torch")
 
 
 def _grads(rng, dtype=np.float64, scale=1.0):

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
 import rnncore as rc
-
-torch = pytest.importorskip("torch")
 
 
 def test_embedding_forward_backward_match_torch(rng):

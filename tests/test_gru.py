@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 from torch_reference import grads_of, torch_with
 
 import rnncore as rc
 from rnncore.activations import sigmoid
-
-torch = pytest.importorskip("torch")
 
 SIZES = [(5, 3, 4, 6), (1, 1, 2, 3), (7, 1, 3, 2), (1, 4, 3, 5), (4, 2, 1, 1)]
 def _params(rng, D, H, dtype=np.float64):

@@ -5,10 +5,9 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import rnncore as rc
-
-torch = pytest.importorskip("torch")
 
 MODES = [("RNN", {"nonlinearity": "tanh"}), ("RNN", {"nonlinearity": "relu"}), ("LSTM", {}), ("GRU", {})]
 T, N, D, H = 4, 3, 5, 4

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
 import rnncore as rc
-
-torch = pytest.importorskip("torch")
 
 
 def _torch_jacobian_norms(x, h0, p, nonlinearity):

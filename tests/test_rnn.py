@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 from torch_reference import torch_with
 
 import rnncore as rc
-
-torch = pytest.importorskip("torch")
 
 
 def _params(rng, D, H, dtype=np.float64):

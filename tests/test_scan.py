@@ -4,11 +4,10 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 import rnncore as rc
 from rnncore._lock import ReferenceLockedError, locked
-
-torch = pytest.importorskip("torch")
 
 SHAPES = [(1,), (2,), (3,), (5,), (8,), (13,), (64,), (1000,),
           (1, 1, 1), (1, 3, 4), (7, 1, 1), (9, 2, 5), (16, 3, 2), (33, 1, 4), (100, 2, 1, 3)]

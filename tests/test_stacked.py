@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
 import rnncore as rc
-
-torch = pytest.importorskip("torch")
 
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 TORCH_CLASS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
 import rnncore as rc
-
-torch = pytest.importorskip("torch")
 
 
 def _problem(rng, T, N, D, H, V, dtype=np.float64):

@@ -1,0 +1,109 @@
+"""The book's two editions from one source: the course edition prints no graded answer, the solutions edition does.
+
+`RNN_EDITION` (the environment of the build) chooses the edition: `course` (the default, what `make book` builds and
+a course publishes) or `solutions` (what `make solutions` builds, for instructors). Two directives differ between
+them, and they decide at parse time, so the course edition's doctrees, search index and pages never hold the answer:
+
+- ``{graded-function} ../rnncore/rnn.py`` with ``:pyobject: rnn_forward``: in the solutions edition, rnncore's
+  code, exactly as ``{literalinclude}`` prints it; in the course edition, the function's contract only (its
+  signature and docstring) and a pointer to the assignment whose task it is.
+- ``{solutions}``: its content (worked answers to a chapter's exercises) appears in the solutions edition only.
+"""
+
+import ast
+import os
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.directives.code import LiteralInclude
+from sphinx.util.docutils import SphinxDirective
+
+EDITIONS = ("course", "solutions")
+
+
+def edition():
+    """The edition this build makes, from RNN_EDITION; raise ValueError naming the variable for any other value."""
+    value = os.environ.get("RNN_EDITION", "course")
+    if value not in EDITIONS:
+        raise ValueError(f"RNN_EDITION must be one of {', '.join(EDITIONS)}; got {value!r}")
+    return value
+
+
+def contract(source, name):
+    """The lines of function `name` in `source` up to the end of its docstring, then `...`: its contract."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+            break
+    else:
+        raise ValueError(f"no function or class named {name!r}")
+    body = node.body[0]
+    if not (isinstance(body, ast.Expr) and isinstance(body.value, ast.Constant) and isinstance(body.value.value, str)):
+        raise ValueError(f"{name!r} has no docstring: the course edition would show no contract")
+    lines = source.splitlines()
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    shown = lines[first - 1 : body.end_lineno]
+    indent = len(shown[0]) - len(shown[0].lstrip())
+    shown = [line[indent:] for line in shown]
+    return "\n".join(shown) + "\n    ...\n"
+
+
+class GradedFunction(SphinxDirective):
+    """A graded function's code (solutions edition) or its contract and a pointer to its assignment (course)."""
+
+    required_arguments = 1
+    option_spec = {"pyobject": directives.unchanged_required, "assignment": directives.unchanged_required}
+
+    def run(self):
+        name = self.options.get("pyobject")
+        if not name:
+            raise self.error("graded-function needs :pyobject: (the function whose code or contract to show)")
+        if edition() == "solutions":
+            include = LiteralInclude(self.name, self.arguments, {"pyobject": name, "language": "python"},
+                                     self.content, self.lineno, self.content_offset, self.block_text, self.state,
+                                     self.state_machine)
+            return include.run()
+        rel, path = self.env.relfn2path(self.arguments[0], self.env.docname)
+        self.env.note_dependency(rel)
+        try:
+            text = contract(Path(path).read_text(encoding="utf-8"), name)
+        except (OSError, ValueError, SyntaxError) as err:
+            raise self.error(f"graded-function {self.arguments[0]} :pyobject: {name}: {err}") from None
+        block = nodes.literal_block(text, text, language="python")
+        self.set_source_info(block)
+        note = nodes.paragraph()
+        where = self.options.get("assignment", "this chapter's graded assignment")
+        note += nodes.emphasis(text=f"The body of {name} is yours to write: it is graded in {where}. "
+                                    "The contract above is what the graders call.")
+        return [block, note]
+
+
+class Solutions(SphinxDirective):
+    """Content for the solutions edition only (for example worked answers); nothing at all in the course edition."""
+
+    has_content = True
+
+    def run(self):
+        if edition() != "solutions":
+            return []
+        container = nodes.container(classes=["rnn-solutions"])
+        self.state.nested_parse(self.content, self.content_offset, container)
+        return [container]
+
+
+def _configure(app, config):
+    chosen = edition()
+    if chosen == "solutions":
+        app.tags.add("solutions")
+        config.html_title = f"{config.html_title} — solutions edition"
+        # Same chapters, same code cells: reuse the course edition's executed notebooks instead of running them again.
+        config.nb_execution_cache_path = str(Path(app.srcdir) / "_build" / ".jupyter_cache")
+
+
+def setup(app):
+    edition()  # a wrong RNN_EDITION fails the build at once
+    app.add_directive("graded-function", GradedFunction)
+    app.add_directive("solutions", Solutions)
+    app.connect("config-inited", _configure)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
