@@ -33,7 +33,11 @@ def run_student(func_name, student_fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a warning on stderr would cost an honest student the cell
         with np.errstate(all="ignore"), _lock.locked(func_name):
-            return student_fn(*args, **kwargs)
+            try:
+                return student_fn(*args, **kwargs)
+            except NotImplementedError:
+                raise AssertionError(f"`{func_name}` is not written yet: replace `raise NotImplementedError()` in its "
+                                     "cell with your code, run that cell, then run this check again") from None
 
 
 def unpack(func_name, result, names):

@@ -44,3 +44,13 @@ def built_book():
         return ROOT / "_build" / "html"
     assert build() == 0, "jupyter-book build failed (warnings are errors): see the output above"
     return ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def course_pdf(built_book):
+    """`make pdf`, once per session: the course edition as one HTML page and as a PDF; return (page, pdf)."""
+    import build_pdf
+
+    page = build_pdf.build_single_page()
+    build_pdf.print_pdf(page)  # waits for MathJax to typeset every formula, or times out
+    return page, build_pdf.PDF
