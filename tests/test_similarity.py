@@ -140,3 +140,14 @@ def test_check_assignment_writes_flags_and_an_offline_side_by_side_report(tmp_pa
     page = report.read_text()
     assert "<mark class='a'>" in page and "ann and ben" in page and "cat and rnncore" in page
     assert "http" not in page and "<script" not in page and "<link" not in page
+
+
+def test_the_instructor_guide_states_the_thresholds_and_the_exempt_functions():
+    guide = " ".join(notebook.Path("book/instructor_guide.md").read_text().split())
+    assert f"runs of {similarity.K} or more tokens" in guide
+    assert f"at least {similarity.THRESHOLD:.0%}".replace("%", " %") in guide
+    assert f"shorter than {similarity.MIN_TOKENS} tokens" in guide
+    for name in notebook.assignment_ids("solutions"):
+        src = notebook.read_source(notebook.Path("solutions") / name / f"{name}.ipynb")
+        for f in src.functions:
+            assert (f"`{f}`" in guide.split("are exempt")[0].split("shorter than")[-1]) == similarity.exempt(f), f
