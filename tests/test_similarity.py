@@ -151,3 +151,13 @@ def test_the_instructor_guide_states_the_thresholds_and_the_exempt_functions():
         src = notebook.read_source(notebook.Path("solutions") / name / f"{name}.ipynb")
         for f in src.functions:
             assert (f"`{f}`" in guide.split("are exempt")[0].split("shorter than")[-1]) == similarity.exempt(f), f
+
+
+def test_fingerprints_are_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    code = "from rnncore.instructor import similarity as s; print(s.kgram_hashes('abcdefghijkl').tolist())"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(runs) == 1 and runs == {f"{similarity.kgram_hashes('abcdefghijkl').tolist()}\n"}

@@ -17,17 +17,18 @@ Flags never change a grade: `rnn-grade` lists them in the CSV and writes a side-
 import ast
 import builtins
 import functools
+import hashlib
 import html
 import io
 import re
 import tokenize
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import highlight_overlap
+from copydetect import compare_files
+from copydetect.utils import get_token_coverage, highlight_overlap, winnow
 
 from . import cases, notebook
 
@@ -118,13 +119,13 @@ class _Canonical(ast.NodeTransformer):
         self.kept = kept
 
     def generic_visit(self, node):
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(node, field, None)
+        for part in ("body", "orelse", "finalbody"):
+            block = getattr(node, part, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 kept = [s for s in block if not is_check(s)]
-                if field == "orelse" and _only_raises(kept):
+                if part == "orelse" and _only_raises(kept):
                     kept = []
-                setattr(node, field, kept or ([ast.Pass()] if field == "body" else []))
+                setattr(node, part, kept or ([ast.Pass()] if part == "body" else []))
         return super().generic_visit(node)
 
     def visit_Name(self, node):
@@ -237,15 +238,39 @@ def release_stub(solution):
     return _SOLUTION.sub("raise NotImplementedError()", solution)
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """What copydetect's compare_files reads of a document: its winnowed hashes, their token indices, coverage."""
+
+    label: str
+    filtered_code: str
+    hashes: frozenset
+    hash_idx: dict
+    token_coverage: float
+    k: int = K
+    offsets: np.ndarray = field(default_factory=lambda: np.array([]))
+
+
+def kgram_hashes(symbols, k=K):
+    """A 64-bit hash of every k-symbol run, the same in every process (copydetect's `hash()` is salted per process)."""
+    return np.array([int.from_bytes(hashlib.blake2b(symbols[i:i + k].encode(), digest_size=8).digest(), "little",
+                                    signed=True) for i in range(len(symbols) - k + 1)], dtype=np.int64)
+
+
 def fingerprint(core, label, boilerplate=()):
-    """copydetect's winnowed fingerprints of a Core (its symbols, one per token), less the boilerplate hashes."""
-    return CodeFingerprint(label, K, WINDOW, boilerplate=np.asarray(list(boilerplate)), filter=False,
-                           fp=io.StringIO(core.symbols))
+    """The winnowed fingerprints of a Core (copydetect's robust winnowing), less the boilerplate hashes."""
+    selected, idx = winnow(kgram_hashes(core.symbols), WINDOW, remove_duplicates=False)
+    hash_idx = {}
+    for h, i in zip(selected.tolist(), idx.tolist()):
+        if h not in boilerplate:
+            hash_idx.setdefault(h, []).append(i)
+    return Fingerprint(label, core.symbols, frozenset(hash_idx), hash_idx,
+                       float(get_token_coverage(hash_idx, K, len(core.symbols))))
 
 
 def boilerplate_hashes(core):
     """Every K-token hash of a Core (the release's stub): matches inside it are given code, not copying."""
-    return CodeFingerprint("stub", K, 1, filter=False, fp=io.StringIO(core.symbols)).hashes
+    return frozenset(kgram_hashes(core.symbols).tolist())
 
 
 def compare(a, b):
@@ -304,7 +329,7 @@ def flags(matches, report_name=""):
     for m in matches:
         what = "rnncore's reference" if m.other == REFERENCE else f"{m.other}'s answer"
         out.setdefault(m.student, []).append(f"copy: `{m.function}` matches {what} "
-                                             f"({m.score:.0%} of the shorter core){where}")
+                                             f"({m.score:.0%} matched){where}")
     return out
 
 
@@ -335,7 +360,7 @@ def report_html(assignment, matches, answers, functions):
                             else reference_source(m.function))
         parts.append(
             f"<h2>{html.escape(m.function)}: {html.escape(m.student)} and {html.escape(m.other)}</h2>"
-            f"<p class='meta'>{m.score:.0%} of the shorter core matched (flagged from {THRESHOLD:.0%})</p>"
+            f"<p class='meta'>{m.score:.0%} of a core matched (flagged from {THRESHOLD:.0%})</p>"
             "<table class='pair'><tr><th>" + html.escape(m.student) + "</th><th>" + html.escape(m.other) +
             "</th></tr><tr><td><pre>" + _highlight(m.student_core, m.student_slices, "a") + "</pre></td><td><pre>" +
             _highlight(m.other_core, m.other_slices, "b") + "</pre></td></tr>"
@@ -346,8 +371,8 @@ def report_html(assignment, matches, answers, functions):
     head = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Copies: {html.escape(assignment)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>Copy check: {html.escape(assignment)}</h1>"
             f"<p>{len(answers)} submissions; each answer compared with rnncore's reference and every classmate's "
-            f"answer to the same function, as normalised cores (checks and docstrings dropped, bound names as "
-            f"<code>v</code>). Flagged from {THRESHOLD:.0%} of the shorter core matched in runs of {K} tokens or "
+            f"answer to the same function, as normalised cores (checks and docstrings dropped, variables as "
+            f"<code>v</code>). Flagged from {THRESHOLD:.0%} of either core matched in runs of {K} tokens or "
             f"more. Flags never change a grade: read both sides.</p>"
             f"<p>Exempt (reference core under {MIN_TOKENS} tokens): {html.escape(', '.join(skipped) or 'none')}.</p>")
     body = "".join(parts) or "<p>No copies found.</p>"
