@@ -58,8 +58,15 @@ def test_a_zip_from_the_lms_is_collected_graded_and_exported(course, first_run):
     report, _ = first_run
     rows = _csv(report.csv[A])
     assert sorted(rows) == ["alice", "bob_smith", "carol"]
-    assert [rows["alice"][k] for k in ("nbgrader_score", "verified_score", "max_score", "flags")] == ["13", "13", "13",
-                                                                                                        ""]
+    assert [rows["alice"][k] for k in ("nbgrader_score", "verified_score", "max_score")] == ["13", "13", "13"]
+    # alice and bob_smith hand in the same notebook but for one line: the copy check names each in the other's row
+    for student, other in (("alice", "bob_smith"), ("bob_smith", "alice")):
+        flags = rows[student]["flags"].split(" | ")
+        assert all(f.startswith("copy: ") for f in flags), flags
+        assert any(f"`rnn_forward` matches {other}'s answer" in f for f in flags), flags
+    assert rows["carol"]["flags"] == ""
+    page = (Path(report.csv[A]).parent / f"{A}-copies.html").read_text()
+    assert "alice and bob_smith" in page and "<mark" in page
     assert (rows["bob_smith"]["nbgrader_score"], rows["bob_smith"]["verified_score"]) == ("10", "10")
     assert (rows["carol"]["nbgrader_score"], rows["carol"]["verified_score"]) == ("0", "0")
     for student in rows:

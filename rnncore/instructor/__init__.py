@@ -11,6 +11,7 @@ every submission:
 - `sandbox`    runs a student's answer cells in an isolated, resource-limited subprocess that returns arrays;
 - `verify`     compares those arrays with rnncore computed in the trusted parent: the verified score;
 - `integrity`  flags suspicious code in the answer cells (never zeroes a grade by itself);
+- `similarity` copy detection: each answer against rnncore and every classmate, with a side-by-side report;
 - `feedback`   an nbgrader feedback preprocessor that leaks no hidden-test source;
 - `autograde`  runs nbgrader one submission per isolated worker (`worker`), merging grades serially;
 - `collect`    brings LMS zips and exchange folders into `submitted/`; `ledger` stores verified grades and CSVs;

@@ -9,8 +9,10 @@ Usage (from the course folder, the one with nbgrader_config.py)::
 For each submission: nbgrader autograde in an isolated worker (grades merged into the gradebook one at a time),
 feedback HTML (hidden tests scrubbed), and, at the same time, the verified grade (answers re-run in a sandbox and
 compared with rnncore in this process). Then one CSV per assignment in grades/ (student_id, nbgrader_score,
-verified_score, max_score, flags) and a summary table. Running it again re-grades and replaces rows: nothing is
-lost or counted twice. Every limit has a documented default (see `rnn-grade --help` and rnncore.instructor.sandbox).
+verified_score, max_score, flags) and a summary table; the copy check compares every answer with rnncore and
+with every classmate's, and writes grades/<assignment>-copies.html beside the CSV (flags never change a grade).
+Running it again re-grades and replaces rows: nothing is lost or counted twice. Every limit has a documented
+default (see `rnn-grade --help` and rnncore.instructor.sandbox).
 """
 
 import argparse
@@ -26,7 +28,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import autograde, collect, ledger, notebook, sandbox, verify
+from . import autograde, collect, ledger, notebook, sandbox, similarity, verify
 
 
 @dataclass
@@ -122,8 +124,15 @@ def _record(source, out, ledger_path):
 
 
 def export(course, assignment, source, csv_dir):
-    """Write grades/<assignment>.csv from the gradebook and the ledger; return (path, rows)."""
+    """Write grades/<assignment>.csv from the gradebook and the ledger, and the copy check's report; (path, rows).
+
+    The copy check runs here, once per assignment at the end of a run, over every submission the ledger holds (not
+    only this batch's), so that re-runs and runs of some students compare everyone.
+    """
     stored = ledger.rows(course.verified_db, assignment)
+    copies = similarity.check_assignment(
+        {s: course.submitted / s / assignment / f"{assignment}.ipynb" for s in stored}, source,
+        Path(csv_dir) / f"{assignment}-copies.html")
     records = []
     for student in sorted(set(course.students(assignment)) | set(stored)):
         nb = autograde.nbgrader_scores(course, assignment, student)
@@ -134,6 +143,7 @@ def export(course, assignment, source, csv_dir):
         if row is not None:
             flags += ledger.tampering(row["functions"], nb)
             flags += row["flags"]
+            flags += copies.get(student, [])
             if row["source_sha256"] != source.sha256:
                 flags.append("verified against an older version of the source notebook: re-run rnn-grade")
         else:
@@ -157,7 +167,8 @@ def print_summary(report, out=sys.stdout, width=70):
             print(f"  {student:<24} {ledger.fmt(nbg) or '-':>8} {ledger.fmt(ver) or '-':>8} {mx:>5g}  {text}",
                   file=out)
         flagged = sum(1 for r in records if any(f.startswith("suspected") for f in r[4]))
-        print(f"  {len(records)} submissions, {flagged} with suspected tampering", file=out)
+        copied = sum(1 for r in records if any(f.startswith("copy:") for f in r[4]))
+        print(f"  {len(records)} submissions, {flagged} with suspected tampering, {copied} with copy flags", file=out)
     print(f"\n{report.submissions} submissions graded in {report.seconds:.1f} s (isolation: {report.isolation})",
           file=out)
 

@@ -2,20 +2,16 @@
 
 Flags never change a grade. They point at code that reaches into the grading machinery (IPython hooks,
 `sys.modules`, `builtins`, monkeypatched numpy/torch/rnncore/grading attributes), touches files, processes or the
-network, ends the kernel, swallows KeyboardInterrupt, or is near-identical to rnncore's reference (a plagiarism
-hint: similarity >= 0.9 between normalised syntax trees, names renamed and docstrings dropped; the course's own
-solutions are close to rnncore by design, so this is only a hint).
+network, ends the kernel or swallows KeyboardInterrupt. Copies (of rnncore's reference or of a classmate) are found
+by `similarity`, once per assignment over every submission.
 
 Each flag is a dict {"code", "cell", "line", "detail"}; `render(flag)` makes the one-line text the CSV shows.
 """
 
 import ast
-import difflib
 import re
 
-from . import cases, notebook
-
-SIMILARITY = 0.9
+from . import notebook
 
 _PATCHABLE = {"np", "numpy", "torch", "rnncore", "grading", "nbgrader", "builtins", "sys", "math", "IPython",
               "warnings", "copy"}
@@ -137,54 +133,11 @@ def scan_code(code, cell, graded=()):
     return flags
 
 
-def _normalised(func):
-    """A FunctionDef's ast.dump with names renamed by first appearance and docstrings dropped."""
-    func = notebook.parse_python(ast.unparse(func)).body[0]
-    names = {}
-
-    def canon(name):
-        return names.setdefault(name, f"v{len(names)}")
-
-    for node in ast.walk(func):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
-                getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-        if isinstance(node, ast.Name):
-            node.id = canon(node.id)
-        elif isinstance(node, ast.arg):
-            node.arg = canon(node.arg)
-            node.annotation = None
-        elif isinstance(node, ast.FunctionDef):
-            node.name = canon(node.name)
-            node.returns = None
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            node.value = "s"
-    return re.findall(r"\w+|[^\w\s]", ast.dump(func))
-
-
-def similarity(code, function):
-    """difflib ratio between the normalised trees of `function` as defined in `code` and in rnncore (0 if absent)."""
-    try:
-        tree = notebook.parse_python(notebook.to_python(code))
-        mine = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
-        _, ref = cases._definitions()[function]
-    except (SyntaxError, StopIteration, KeyError):
-        return 0.0
-    a, b = _normalised(mine), _normalised(ref)
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
 def scan(answers, source):
     """Every flag for a submission: {grade_id: code} answers of `source` (notebook.SourceNotebook)."""
     flags = []
     for gid, code in answers.items():
         flags += scan_code(code, gid, source.functions)
-        if gid in source.functions:
-            ratio = similarity(code, gid)
-            if ratio >= SIMILARITY:
-                flags.append({"code": "similar-to-reference", "cell": gid, "line": None,
-                              "detail": f"normalised syntax tree {ratio:.2f} similar to rnncore.{gid}"})
     return flags
 
 
