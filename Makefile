@@ -20,7 +20,7 @@ help:
 	@echo "make test     set up, then ruff and the whole test suite (which also builds the book with -W)"
 	@echo "make student-kit  what students get: release notebooks, an rnncore wheel without the instructor tools,"
 	@echo "                  requirements and START.md, in _build/student-kit/ and _build/rnn-course-student-kit.zip"
-	@echo "make release  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make release  regenerate rnncore/data/goldens.json and exercises/ (from solutions/, with nbgrader)"
 	@echo "make clean    remove _build/ and nbgrader's working folders"
 
 setup: $(STAMP) $(NPM_STAMP) _mathjax/mathjax $(CHROMIUM)
@@ -68,6 +68,7 @@ student-kit: setup
 	$(BIN)/python scripts/student_kit.py
 
 release: setup
+	$(BIN)/python scripts/goldens.py
 	$(BIN)/python scripts/release.py
 
 clean:

@@ -162,11 +162,17 @@ def spec_for(function):
 
 
 # ------------------------------------------------------------------------------ the reference, read from source
+def reference_modules():
+    """The source files that hold references: rnncore's modules, then the instructor's tasks (rnncore.instructor.tasks,
+    the graded functions no function of rnncore answers)."""
+    return sorted(_PACKAGE.glob("*.py")) + sorted((_PACKAGE / "instructor" / "tasks").glob("ch*.py"))
+
+
 @cache
 def _definitions():
-    """{name: (module stem, ast.FunctionDef)} for every public top-level function of rnncore."""
+    """{name: (module stem, ast.FunctionDef)} for every public top-level function of rnncore and of the tasks."""
     found = {}
-    for path in sorted(_PACKAGE.glob("*.py")):
+    for path in reference_modules():
         for node in parse_python(path.read_text()).body:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
                 found.setdefault(node.name, (path.stem, node))
@@ -213,14 +219,16 @@ def output_names(function):
 
 
 def reference(function, spec=None):
-    """The trusted implementation of `function` (rnncore's, unless the spec overrides it)."""
+    """The trusted implementation of `function`: the spec's, else rnncore's, else an instructor task's."""
+    from . import tasks
+
     if spec is not None and function in spec.reference:
         return spec.reference[function]
-    try:
-        return getattr(rnncore, function)
-    except AttributeError:
-        raise NoCases(f"reference: rnncore has no `{function}`; register a reference in rnncore.instructor.cases"
-                      ) from None
+    found = getattr(rnncore, function, None) or tasks.load().get(function)
+    if found is None:
+        raise NoCases(f"reference: neither rnncore nor rnncore.instructor.tasks has `{function}`; register a "
+                      "reference in rnncore.instructor.tasks or rnncore.instructor.cases")
+    return found
 
 
 # ------------------------------------------------------------------------------ the generic generator
@@ -755,4 +763,17 @@ def _train_forecaster(rng):
                      Step(None, args=(Ref("first"),)))
         cases.append(Case(f"{'sunspots' if k == 0 else 'a series around 3000'}, window {window}, horizon {horizon}",
                           steps, expect={"Y_te": Y_te, "baseline": float(base)}))
+    return cases
+
+
+# ------------------------------------------------------------------------------ explicit entries: ch08_beyond
+@register("blelloch_scan", seed=20260440)
+def _blelloch_scan(rng):
+    cases = []
+    for T, rest, with_h0 in [(1, (1,), True), (2, (3,), False), (5, (2, 3), True), (8, (1,), True),
+                             (13, (2, 2), False), (64, (3,), True), (100, (2, 1), True)]:
+        a, b = rng.uniform(-1.1, 1.1, size=(T, *rest)), rng.standard_normal((T, *rest))
+        args = (a, b, rng.standard_normal(rest)) if with_h0 else (a, b)
+        label = f"T={T}, shape {(T, *rest)}" + ("" if with_h0 else ", no h0")
+        cases.append(Case(label, [Step("blelloch_scan", args=args)]))
     return cases

@@ -191,9 +191,9 @@ def answer_core(code, function):
 
 @functools.cache
 def _private_helpers():
-    """{name: [FunctionDef, ...]} of rnncore's private top-level functions, every module's."""
+    """{name: [FunctionDef, ...]} of the private top-level functions of rnncore's modules and the tasks'."""
     found = {}
-    for path in sorted(Path(cases.__file__).resolve().parents[1].glob("*.py")):
+    for path in cases.reference_modules():
         for node in notebook.parse_python(path.read_text()).body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("_"):
                 found.setdefault(node.name, []).append((path.stem, node))
