@@ -1883,7 +1883,7 @@ def _dec_spaces(ids, itos):
 
 
 @mistake("decode", "index one too low",
-         f"it equals the text read one index too low, itos[i - 1] for every index ({_VOCAB})")
+         f"it equals the text read with every index one too low ({_VOCAB})")
 def _dec_minus_one(ids, itos):
     return decode(np.asarray([i - 1 for i in ids], dtype=np.int64) % len(itos), itos)
 
