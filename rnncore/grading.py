@@ -77,6 +77,27 @@ def import_torch(part):
     return torch
 
 
+_CACHED = ("rnn_step_forward", "rnn_forward", "lstm_step_forward", "gru_step_forward")
+
+
+def reference_cache(func_name, *args, **kwargs):
+    """The cache rnncore's forward function `func_name` returns on these inputs, for a check of a backward pass.
+
+    The check hands it to the student's backward function, so that part is graded on its own, with no forward code
+    in the notebook (locked like the reference: it cannot run while a student's function is graded).
+
+    Parameters
+    ----------
+    func_name : one of "rnn_step_forward", "rnn_forward", "lstm_step_forward", "gru_step_forward"
+    *args, **kwargs : the forward function's inputs
+    """
+    import rnncore
+
+    if func_name not in _CACHED:
+        raise ValueError(f"`{func_name}` is not a forward function whose cache the checks use: {', '.join(_CACHED)}")
+    return getattr(rnncore, func_name)(*args, **kwargs)[-1]
+
+
 # The forward pass of chapter 2, which later notebooks are given (their answers are graded in chapter 2's notebook).
 _GIVEN = ("rnn_step_forward", "rnn_forward", "affine_forward", "affine_backward", "softmax_cross_entropy")
 _CHAPTER_2 = {"rnn_step_forward", "rnn_forward", "affine_forward", "softmax_cross_entropy", "param_count"}
@@ -308,4 +329,6 @@ def _check_exact(func_name, what, got, expected, inputs, *, index, reveal, case,
 def check_unchanged(func_name, name, before, after):
     """Fail if a function changed one of its inputs in place."""
     if not np.array_equal(before, after):
-        raise AssertionError(f"`{func_name}` changed its input `{name}` in place; compute new arrays instead")
+        raise AssertionError(
+            f"`{func_name}` changed its input `{name}` in place: the caller's array is no longer what it passed"
+        )
