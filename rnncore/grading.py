@@ -13,6 +13,130 @@ import numpy as np
 
 from . import _lock, mistakes
 
+_SETUP_MARK = "_rnncore_setup_done"
+
+
+class NotReadyError(RuntimeError):
+    """Raised by `ready` when a check cell is run before the cells it needs (the set-up cell, the student's)."""
+
+
+def setup_done(namespace):
+    """Mark the notebook's namespace (its `globals()`) as set up; the last line of every set-up cell calls this."""
+    namespace[_SETUP_MARK] = True
+
+
+def ready(namespace, *names):
+    """Fail with a clear message unless the set-up cell has run and every name in `names` is defined.
+
+    Every check cell starts with `from rnncore.grading import ready; ready(globals(), "rnn_forward")`, a line that
+    works even before the set-up cell has run, so that running cells out of order says what to run first instead of
+    raising a bare NameError.
+
+    Parameters
+    ----------
+    namespace : dict, the notebook's `globals()`
+    *names : str, the functions (or other names) the check cell uses that the student defines in earlier cells
+
+    Raises
+    ------
+    NotReadyError : if the set-up cell has not run, or a name is missing
+    """
+    if not namespace.get(_SETUP_MARK):
+        raise NotReadyError(
+            "Run the set-up cell at the top of the notebook first (the one that imports numpy and `grading`), "
+            "then run this cell again; or use Kernel -> Restart & Run All"
+        )
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        which = ", ".join(f"`{name}`" for name in missing)
+        verb = "is" if len(missing) == 1 else "are"
+        raise NotReadyError(
+            f"{which} {verb} not defined yet: run the cell where you wrote {'it' if len(missing) == 1 else 'them'} "
+            "(above this one) first, then run this cell again"
+        )
+
+
+def import_torch(part):
+    """Import and return torch for the part of a notebook that needs it, or fail with an explanatory message.
+
+    Parameters
+    ----------
+    part : str, where the notebook uses torch, e.g. "part 6"
+
+    Raises
+    ------
+    NotReadyError : if torch is not installed (the other parts of the notebook need numpy only)
+    """
+    try:
+        import torch
+    except ImportError:
+        raise NotReadyError(
+            f"{part[:1].upper()}{part[1:]} needs PyTorch, which is not installed in this kernel: pip install torch "
+            "(the CPU build is enough), then restart the kernel. The other parts of the notebook need numpy only."
+        ) from None
+    return torch
+
+
+_CACHED = ("rnn_step_forward", "rnn_forward", "lstm_step_forward", "gru_step_forward")
+
+
+def reference_cache(func_name, *args, **kwargs):
+    """The cache rnncore's forward function `func_name` returns on these inputs, for a check of a backward pass.
+
+    The check hands it to the student's backward function, so that part is graded on its own, with no forward code
+    in the notebook (locked like the reference: it cannot run while a student's function is graded).
+
+    Parameters
+    ----------
+    func_name : one of "rnn_step_forward", "rnn_forward", "lstm_step_forward", "gru_step_forward"
+    *args, **kwargs : the forward function's inputs
+    """
+    import rnncore
+
+    if func_name not in _CACHED:
+        raise ValueError(f"`{func_name}` is not a forward function whose cache the checks use: {', '.join(_CACHED)}")
+    return getattr(rnncore, func_name)(*args, **kwargs)[-1]
+
+
+# The forward pass of chapter 2, which later notebooks are given (their answers are graded in chapter 2's notebook).
+_GIVEN = ("rnn_step_forward", "rnn_forward", "affine_forward", "affine_backward", "softmax_cross_entropy")
+_CHAPTER_2 = {"rnn_step_forward", "rnn_forward", "affine_forward", "softmax_cross_entropy", "param_count"}
+
+
+def given(*names):
+    """rnncore's versions of chapter 2's functions, for a later notebook that builds on them (a tuple, in order).
+
+    They work while a later chapter's function is graded (an answer may call them), never while one of chapter 2's
+    own graded functions is.
+
+    Parameters
+    ----------
+    *names : str, each one of "rnn_step_forward", "rnn_forward", "affine_forward", "affine_backward",
+             "softmax_cross_entropy"
+    """
+    import rnncore
+
+    out = []
+    for name in names:
+        if name not in _GIVEN:
+            raise ValueError(f"`{name}` is not one of the functions a notebook is given: {', '.join(_GIVEN)}")
+        out.append(_given(name, getattr(rnncore, name)))
+    return tuple(out)
+
+
+def _given(name, reference):
+    def call(*args, **kwargs):
+        if _lock.is_locked() and _lock.graded() in _CHAPTER_2:
+            raise _lock.ReferenceLockedError(
+                f"the given `{name}` cannot be used while your `{_lock.graded()}` is being graded: write it with numpy"
+            )
+        with _lock.released():
+            return reference(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = reference.__doc__
+    return call
+
 
 def run_student(func_name, student_fn, *args, **kwargs):
     """Call the student's function on copies of the inputs, with rnncore's reference functions locked.
@@ -209,4 +333,6 @@ def _check_exact(func_name, what, got, expected, inputs, *, index, reveal, case,
 def check_unchanged(func_name, name, before, after):
     """Fail if a function changed one of its inputs in place."""
     if not np.array_equal(before, after):
-        raise AssertionError(f"`{func_name}` changed its input `{name}` in place; compute new arrays instead")
+        raise AssertionError(
+            f"`{func_name}` changed its input `{name}` in place: the caller's array is no longer what it passed"
+        )

@@ -89,10 +89,8 @@ def lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
 def lstm_step_backward(dh_next, dc_next, cache):
     """Backpropagate through one LSTM step: the gradients of its inputs, both states and the parameters.
 
-    Math: dc = dc_t + dh_t * o * (1 - tanh(c_t)^2);  do = dh_t * tanh(c_t);
-          di = dc * g;  df = dc * c_{t-1};  dg = dc * i;  dc_{t-1} = dc * f;
-          da = [di * i(1 - i), df * f(1 - f), dg * (1 - g^2), do * o(1 - o)];
-          dx_t = da W_ih;  dh_{t-1} = da W_hh;  dW_ih = da^T x_t;  dW_hh = da^T h_{t-1};  db_ih = db_hh = sum_n da
+    Math: the gradients of eq. (lstm-step) with respect to x_t, h_{t-1}, c_{t-1} and the parameters, by the chain
+          rule (c_t reaches the loss through h_t and through dc_next); see eq. (lstm-step-backward)
 
     Parameters
     ----------

@@ -168,49 +168,50 @@ _OUT = "chapter 2, section \"The output layer and the loss over time\""
 
 
 @mistake("rnn_step_forward", "W_hh not transposed",
-         "it equals what you get with `h_prev @ W_hh` instead of `h_prev @ W_hh.T`: torch stores W_hh as "
-         f"(outputs, inputs), so with row vectors it is used transposed ({_FWD})")
+         f"it equals the step computed with W_hh untransposed, as if torch stored it (inputs, outputs) ({_FWD})")
 def _step_W_hh_not_transposed(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_step_forward(x_t, h_prev, W_ih, W_hh.T, b_ih, b_hh, nonlinearity)
 
 
 @mistake("rnn_step_forward", "missing b_hh",
-         f"it equals the step without `b_hh`: torch has two biases, add both `b_ih` and `b_hh` ({_FWD})")
+         f"it equals the step without the bias `b_hh`: torch's layer has two biases ({_FWD})")
 def _step_missing_b_hh(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, 0 * b_hh, nonlinearity)
 
 
 @mistake("rnn_step_forward", "missing b_ih",
-         f"it equals the step without `b_ih`: torch has two biases, add both `b_ih` and `b_hh` ({_FWD})")
+         f"it equals the step without the bias `b_ih`: torch's layer has two biases ({_FWD})")
 def _step_missing_b_ih(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_step_forward(x_t, h_prev, W_ih, W_hh, 0 * b_ih, b_hh, nonlinearity)
 
 
-@mistake("rnn_step_forward", "no bias", f"it equals the step with no bias at all: add `b_ih` and `b_hh` ({_FWD})")
+@mistake("rnn_step_forward", "no bias", f"it equals the step with neither bias, `b_ih` nor `b_hh` ({_FWD})")
 def _step_no_bias(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_step_forward(x_t, h_prev, W_ih, W_hh, 0 * b_ih, 0 * b_hh, nonlinearity)
 
 
 @mistake("rnn_step_forward", "ignores h_prev",
-         f"it equals the step with `h_prev` left out: the recurrent term `h_prev @ W_hh.T` is missing ({_FWD})")
+         f"it equals the step with `h_prev` left out: the recurrent term is missing ({_FWD})")
 def _step_ignores_h_prev(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_step_forward(x_t, 0 * h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity)
 
 
 @mistake("rnn_step_forward", "sigmoid instead of tanh",
-         f"it equals the step with the logistic sigmoid where tanh belongs: use `np.tanh` ({_FWD})")
+         "it equals the step with the logistic sigmoid as the nonlinearity, where the equation has tanh "
+         f"({_FWD})")
 def _step_sigmoid(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return sigmoid(x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh), None
 
 
 @mistake("rnn_step_forward", "no nonlinearity",
-         f"it equals the pre-activation `a` itself: apply tanh (or relu when asked) to it ({_FWD})")
+         f"it equals the pre-activation itself: the nonlinearity is missing ({_FWD})")
 def _step_linear(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh, None
 
 
 @mistake("rnn_step_forward", "nonlinearity argument ignored",
-         f"it equals the tanh step although `nonlinearity=\"relu\"` was asked for: honour the argument ({_FWD})")
+         "it equals the tanh step although `nonlinearity=\"relu\"` was asked for: the argument is ignored "
+         f"({_FWD})")
 def _step_always_tanh(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     if nonlinearity == "tanh":
         raise ValueError("same as the reference")
@@ -218,41 +219,43 @@ def _step_always_tanh(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
 
 
 @mistake("rnn_forward", "starts from zeros",
-         f"it equals the sequence started from zeros instead of from `h0`: the first step must use `h0` ({_FWD})")
+         f"it equals the sequence started from zeros: the given `h0` is ignored ({_FWD})")
 def _seq_zeros_not_h0(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_forward(x, 0 * h0, W_ih, W_hh, b_ih, b_hh, nonlinearity)
 
 
 @mistake("rnn_forward", "states shifted by one step",
-         "it holds h_0, ..., h_{T-1}: `hs[t]` must be the state *after* reading `x[t]`, so `hs[0]` is h_1, "
-         f"not `h0` (store the new state after computing it) ({_FWD})")
+         f"it holds h_0, ..., h_{{T-1}}, one step behind: `hs[t]` is meant to be the state after reading `x[t]`"
+         f" ({_FWD})")
 def _seq_shifted_states(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     hs, cache = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity)
     return np.concatenate([h0[None], hs[:-1]]), cache
 
 
 @mistake("rnn_forward", "reads the previous input",
-         f"it equals the sequence where step t reads `x[t-1]` (an off-by-one in time): step t reads `x[t]` ({_FWD})")
+         f"it equals the sequence in which step t reads `x[t-1]`, an off-by-one in time ({_FWD})")
 def _seq_previous_input(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_forward(np.roll(x, 1, axis=0), h0, W_ih, W_hh, b_ih, b_hh, nonlinearity)
 
 
 @mistake("rnn_forward", "W_hh not transposed",
-         f"it equals the sequence computed with `h @ W_hh` instead of `h @ W_hh.T` ({_FWD})")
+         "it equals the sequence computed with W_hh untransposed, as if torch stored it (inputs, outputs) "
+         f"({_FWD})")
 def _seq_W_hh_not_transposed(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_forward(x, h0, W_ih, W_hh.T, b_ih, b_hh, nonlinearity)
 
 
 @mistake("rnn_forward", "state not carried",
-         "every step starts again from `h0`: carry the state, so that step t uses the h computed at step t-1 "
-         f"({_FWD})")
+         "it equals the sequence in which every step starts again from `h0`: the state is not carried from "
+         f"step to step ({_FWD})")
 def _seq_not_carried(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     hs = np.stack([rnn_step_forward(x_t, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity)[0] for x_t in x])
     return hs, None
 
 
 @mistake("rnn_forward", "sigmoid instead of tanh",
-         f"it equals the sequence with the logistic sigmoid where tanh belongs: use `np.tanh` ({_FWD})")
+         "it equals the sequence with the logistic sigmoid as the nonlinearity, where the equation has tanh "
+         f"({_FWD})")
 def _seq_sigmoid(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     h, hs = h0, []
     for x_t in x:
@@ -262,37 +265,38 @@ def _seq_sigmoid(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
 
 
 @mistake("rnn_forward", "missing a bias",
-         f"it equals the sequence with only one of the two biases: add both `b_ih` and `b_hh` ({_FWD})")
+         f"it equals the sequence with only one of torch's two biases ({_FWD})")
 def _seq_one_bias(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     return rnn_forward(x, h0, W_ih, W_hh, b_ih, 0 * b_hh, nonlinearity)
 
 
-@mistake("affine_forward", "missing bias", f"it equals `h @ W.T` without the bias `b` ({_OUT})")
+@mistake("affine_forward", "missing bias", f"it equals the affine map without the bias `b` ({_OUT})")
 def _affine_no_bias(h, W, b):
     return affine_forward(h, W, 0 * b)
 
 
 @mistake("affine_forward", "softmax applied",
-         f"it equals the softmax of the logits: return the raw scores; the loss applies the softmax ({_OUT})")
+         "it equals the softmax of the logits: the output layer returns raw scores, and the softmax belongs to"
+         f" the loss ({_OUT})")
 def _affine_softmax(h, W, b):
     y, cache = affine_forward(h, W, b)
     return softmax(y), cache
 
 
-@mistake("affine_forward", "bias subtracted", f"it equals `h @ W.T - b`: the bias is added ({_OUT})")
+@mistake("affine_forward", "bias subtracted", f"it equals the affine map with the bias `b` subtracted ({_OUT})")
 def _affine_minus_bias(h, W, b):
     return affine_forward(h, W, -b)
 
 
 @mistake("affine_forward", "tanh applied",
-         f"it equals tanh of the logits: the output layer is affine, with no activation ({_OUT})")
+         f"it equals tanh of the logits: an activation on a layer that has none ({_OUT})")
 def _affine_tanh(h, W, b):
     y, cache = affine_forward(h, W, b)
     return np.tanh(y), cache
 
 
 @mistake("affine_forward", "ReLU applied",
-         f"it equals relu of the logits: the output layer is affine, with no activation ({_OUT})")
+         f"it equals relu of the logits: an activation on a layer that has none ({_OUT})")
 def _affine_relu(h, W, b):
     y, cache = affine_forward(h, W, b)
     return np.maximum(y, 0), cache
@@ -307,7 +311,7 @@ def _mask_or_ones(y, mask):
 
 
 @mistake("softmax_cross_entropy", "summed, not averaged",
-         f"it equals the loss summed over positions: divide by M, the number of unmasked positions ({_OUT})")
+         f"it equals the loss summed over the positions, not their mean ({_OUT})")
 def _ce_sum(logits, y, mask=None):
     m = _mask_or_ones(y, mask)
     loss, d = softmax_cross_entropy(logits, y, mask)
@@ -315,8 +319,7 @@ def _ce_sum(logits, y, mask=None):
 
 
 @mistake("softmax_cross_entropy", "divided by T*N",
-         "it equals the loss divided by every position, padding included: divide by M = mask.sum(), the "
-         f"number of real positions ({_OUT})")
+         f"it equals the loss averaged over every position, padding included, not over the M real ones ({_OUT})")
 def _ce_all_positions(logits, y, mask=None):
     m = _mask_or_ones(y, mask)
     if m.all():
@@ -326,8 +329,7 @@ def _ce_all_positions(logits, y, mask=None):
 
 
 @mistake("softmax_cross_entropy", "mask ignored",
-         f"it equals the loss with the padding counted as real data: multiply by the mask and divide by its sum "
-         f"({_OUT})")
+         f"it equals the loss with the padding counted as real data: the mask is ignored ({_OUT})")
 def _ce_mask_ignored(logits, y, mask=None):
     if mask is None or np.all(mask):
         raise ValueError("same as the reference without padding")
@@ -335,14 +337,15 @@ def _ce_mask_ignored(logits, y, mask=None):
 
 
 @mistake("softmax_cross_entropy", "gradient sign flipped",
-         f"your `dlogits` equals onehot - softmax: the gradient of -log p is softmax - onehot ({_OUT})")
+         f"your `dlogits` has the wrong sign: it equals minus the gradient ({_OUT})")
 def _ce_sign(logits, y, mask=None):
     loss, d = softmax_cross_entropy(logits, y, mask)
     return loss, -d
 
 
 @mistake("softmax_cross_entropy", "gradient not scaled by m/M",
-         f"your `dlogits` is softmax - onehot without the factor m/M: the loss is a masked mean ({_OUT})")
+         "your `dlogits` lacks the factor m/M of the masked mean: it equals the gradient of the loss summed "
+         f"over positions ({_OUT})")
 def _ce_unscaled(logits, y, mask=None):
     V = np.shape(logits)[-1]
     m = _mask_or_ones(y, mask)
@@ -350,8 +353,8 @@ def _ce_unscaled(logits, y, mask=None):
 
 
 @mistake("softmax_cross_entropy", "log of the wrong class",
-         "it equals the mean of -log p over every class instead of only the target's: pick the target "
-         f"with `np.take_along_axis` or fancy indexing ({_OUT})")
+         "it equals the mean of -log p over every class, not the log-probability of the target class alone "
+         f"({_OUT})")
 def _ce_all_classes(logits, y, mask=None):
     m = _mask_or_ones(y, mask)
     loss = -(log_softmax(logits).mean(axis=-1) * m).sum() / m.sum()
@@ -367,7 +370,7 @@ def _count(D, H, V, cell, per_block, output=lambda V, H: V * (H + 1)):
 
 
 @mistake("param_count", "one bias",
-         f"it counts one bias vector per gate block: torch has two, b_ih and b_hh ({_COUNT})")
+         f"it counts one bias vector per gate block, where torch has two ({_COUNT})")
 def _count_one_bias(D, H, V=None, cell="rnn"):
     return _count(D, H, V, cell, lambda D, H: H * (D + H + 1))
 
@@ -378,7 +381,7 @@ def _count_no_bias(D, H, V=None, cell="rnn"):
 
 
 @mistake("param_count", "gate blocks ignored",
-         f"it counts a single block: an LSTM has G = 4 stacked blocks and a GRU G = 3 ({_COUNT})")
+         f"it counts a single block of weights for every cell, where an LSTM or GRU stacks G of them ({_COUNT})")
 def _count_no_gates(D, H, V=None, cell="rnn"):
     if cell == "rnn":
         raise ValueError("same as the reference")
@@ -393,7 +396,7 @@ def _count_no_output_bias(D, H, V=None, cell="rnn"):
 
 
 @mistake("param_count", "W_hh as (H, D)",
-         f"it counts W_hh as if it were shaped like W_ih: W_hh is (G*H, H) ({_COUNT})")
+         f"it counts W_hh as if it were shaped like W_ih ({_COUNT})")
 def _count_whh_like_wih(D, H, V=None, cell="rnn"):
     return _count(D, H, V, cell, lambda D, H: H * (2 * D + 2))
 
@@ -434,44 +437,42 @@ def _numerical_gradient(f, x, df, h, *, one_sided=False, restore=True, copy_outp
 
 
 @mistake("eval_numerical_gradient_array", "one-sided differences",
-         "it equals the one-sided difference (f(x + h e_i) - f(x)) / h, whose error shrinks only like h: use the "
-         f"central difference (f(x + h e_i) - f(x - h e_i)) / (2h), accurate to order h**2 ({_CENTRAL})")
+         "it equals the one-sided difference, whose error shrinks only like h, not the central difference "
+         f"({_CENTRAL})")
 def _grad_one_sided(f, x, df, h=1e-5):
     return _numerical_gradient(f, x, df, h, one_sided=True)
 
 
 @mistake("eval_numerical_gradient_array", "divided by h, not 2h",
-         "it is twice the gradient: the central difference spans 2h, from x - h to x + h, so divide by `2 * h` "
-         f"({_CENTRAL})")
+         f"it is twice the gradient: the central difference is divided by the wrong step length ({_CENTRAL})")
 def _grad_over_h(f, x, df, h=1e-5):
     return 2 * eval_numerical_gradient_array(f, np.array(x, dtype=np.float64, copy=True), df, h)
 
 
 @mistake("eval_numerical_gradient_array", "df ignored",
-         "it equals the gradient of sum(f(x)), as if `df` were all ones: weight the change of f by the upstream "
-         f"gradient, np.sum((f(x + h e_i) - f(x - h e_i)) * df) / (2h) ({_CENTRAL})")
+         "it equals the gradient of sum(f(x)), as if `df` were all ones: the upstream gradient is left out "
+         f"({_CENTRAL})")
 def _grad_df_ignored(f, x, df, h=1e-5):
     return eval_numerical_gradient_array(f, np.array(x, dtype=np.float64, copy=True), np.ones(np.shape(df)), h)
 
 
 @mistake("eval_numerical_gradient_array", "x not restored",
-         "it equals what you get when `x[i]` is not put back after its turn: every later entry is then computed at "
-         f"a shifted point; restore `x[i]` to its old value before you move to the next index ({_CENTRAL})")
+         "it equals what you get when `x[i]` is not put back after its turn, so later entries are computed at "
+         f"a shifted point ({_CENTRAL})")
 def _grad_not_restored(f, x, df, h=1e-5):
     return _numerical_gradient(f, x, df, h, restore=False)
 
 
 @mistake("eval_numerical_gradient_array", "output of f not copied",
-         "it equals what you get when you keep what `f(x)` returns without copying it: f may return a view of `x`, "
-         "which changes as soon as you change `x` again; copy it, e.g. `np.array(f(x), copy=True)` "
-         f"({_CENTRAL})")
+         "it equals what you get when what `f(x)` returns is kept without a copy: f may return a view of `x`, "
+         f"which changes when `x` changes ({_CENTRAL})")
 def _grad_not_copied(f, x, df, h=1e-5):
     return _numerical_gradient(f, x, df, h, copy_output=False)
 
 
 @mistake("eval_numerical_gradient_array", "h ignored",
-         "it equals the result with the default step h = 1e-5, although another `h` was passed: use the "
-         f"argument `h`, not a constant of your own ({_STEP_SIZE})")
+         "it equals the result with the default step h = 1e-5, although another `h` was passed: the argument "
+         f"is ignored ({_STEP_SIZE})")
 def _grad_h_ignored(f, x, df, h=1e-5):
     if h == 1e-5:
         raise ValueError("same as the reference")
@@ -479,9 +480,8 @@ def _grad_h_ignored(f, x, df, h=1e-5):
 
 
 @mistake("eval_numerical_gradient_array", "only the matching output entry",
-         "it equals what you get by keeping only entry i of the change of f(x) (times df[i]), as if f worked entry "
-         "by entry: every output of f may depend on x[i], so sum the whole change times `df` "
-         f"({_CENTRAL})")
+         "it equals what you get by keeping only entry i of the change of f(x), as if f worked entry by entry:"
+         f" the other outputs' changes are left out ({_CENTRAL})")
 def _grad_diagonal(f, x, df, h=1e-5):
     return _numerical_gradient(f, x, df, h, diagonal=True)
 
@@ -492,8 +492,8 @@ def _step_cache(cache):
 
 
 @mistake("rnn_step_backward", "activation derivative forgotten",
-         "it equals the gradients with `da = dh_next`: backpropagate through the nonlinearity first, "
-         f"da = dh_next * (1 - h_next**2) for tanh (dh_next * (h_next > 0) for relu) ({_STEP_BWD})")
+         "it equals the gradients with the nonlinearity's derivative left out: `dh_next` goes straight to the "
+         f"affine part ({_STEP_BWD})")
 def _step_bwd_no_derivative(dh_next, cache):
     c = _step_cache(cache)
     flat = np.zeros_like(c.h_next) if c.nonlinearity == "tanh" else np.ones_like(c.h_next)  # phi' = 1 everywhere
@@ -501,8 +501,8 @@ def _step_bwd_no_derivative(dh_next, cache):
 
 
 @mistake("rnn_step_backward", "tanh applied twice in the derivative",
-         "it equals da = dh_next * (1 - tanh(h_next)**2): h_next is already tanh(a), so tanh'(a) = 1 - h_next**2, "
-         f"with no second tanh ({_STEP_BWD})")
+         "it equals the gradients with tanh applied to `h_next` again in the derivative, although `h_next` is "
+         f"already tanh(a) ({_STEP_BWD})")
 def _step_bwd_tanh_twice(dh_next, cache):
     c = _step_cache(cache)
     if c.nonlinearity != "tanh":
@@ -511,32 +511,31 @@ def _step_bwd_tanh_twice(dh_next, cache):
 
 
 @mistake("rnn_step_backward", "dh_prev through W_hh.T",
-         "your `dh_prev` equals `da @ W_hh.T`: the forward pass computed `h_prev @ W_hh.T`, so the gradient flows "
-         f"back as `da @ W_hh` ({_STEP_BWD})")
+         "your `dh_prev` equals the gradient sent back through W_hh.T, the matrix exactly as the forward product "
+         f"used it ({_STEP_BWD})")
 def _step_bwd_dh_prev_transposed(dh_next, cache):
     c = _step_cache(cache)
     return rnn_step_backward(dh_next, c._replace(W_hh=c.W_hh.T))
 
 
 @mistake("rnn_step_backward", "dW_hh transposed",
-         "your `dW_hh` equals `h_prev.T @ da`, the transpose of the gradient (the shapes agree only because W_hh is "
-         f"square): the gradient of W_hh is `da.T @ h_prev` ({_STEP_BWD})")
+         "your `dW_hh` is the transpose of the gradient (the shapes agree only because W_hh is square) "
+         f"({_STEP_BWD})")
 def _step_bwd_dW_hh_transposed(dh_next, cache):
     dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh = rnn_step_backward(dh_next, _step_cache(cache))
     return dx_t, dh_prev, dW_ih, dW_hh.T, db_ih, db_hh
 
 
 @mistake("rnn_step_backward", "dW_hh from h_next",
-         "your `dW_hh` equals `da.T @ h_next`: W_hh multiplied the previous state in the forward pass, so its "
-         f"gradient is `da.T @ h_prev`, with h_(t-1), not h_t ({_STEP_BWD})")
+         "your `dW_hh` is built from `h_next`, the state the step produced, not from the state W_hh multiplied"
+         f" ({_STEP_BWD})")
 def _step_bwd_dW_hh_h_next(dh_next, cache):
     c = _step_cache(cache)
     return rnn_step_backward(dh_next, c._replace(h_prev=c.h_next))
 
 
 @mistake("rnn_step_backward", "bias gradient averaged over the batch",
-         "your bias gradient is the mean of `da` over the batch: the bias is added to every row, so its gradient is "
-         f"the sum, `da.sum(axis=0)` ({_PARAMS})")
+         f"your bias gradient is the mean over the batch, where the bias is added to every row ({_PARAMS})")
 def _step_bwd_bias_mean(dh_next, cache):
     dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh = rnn_step_backward(dh_next, _step_cache(cache))
     N = np.shape(dh_next)[0]
@@ -584,50 +583,47 @@ def _tanh_again(h, nonlinearity):
 
 
 @mistake("rnn_backward", "missing carried gradient",
-         "it equals BPTT without the carried gradient, each step seeing only its own `dhs[t]`: add the gradient "
-         f"carried back from step t+1, dh_t = dhs[t] + da_(t+1) @ W_hh ({_DROPPED})")
+         f"it equals BPTT without the carried gradient, each step seeing only its own `dhs[t]` ({_DROPPED})")
 def _bptt_no_carry(dhs, cache):
     return _bptt_by_steps(dhs, cache, carry=False)
 
 
 @mistake("rnn_backward", "activation derivative forgotten",
-         "it equals BPTT with `da = dh_t`: multiply by the nonlinearity's derivative, da = dh_t * (1 - hs[t]**2) "
-         f"for tanh (* (hs[t] > 0) for relu) ({_SEQ_BWD})")
+         f"it equals BPTT with the nonlinearity's derivative left out ({_SEQ_BWD})")
 def _bptt_no_derivative(dhs, cache):
     return _bptt_by_steps(dhs, cache, h_for_derivative=_no_derivative)
 
 
 @mistake("rnn_backward", "tanh applied twice in the derivative",
-         "it equals BPTT with da = dh_t * (1 - tanh(hs[t])**2): hs[t] is already tanh(a_t), so the derivative is "
-         f"1 - hs[t]**2 ({_SEQ_BWD})")
+         "it equals BPTT with tanh applied to `hs[t]` again in the derivative, although `hs[t]` is already "
+         f"tanh(a_t) ({_SEQ_BWD})")
 def _bptt_tanh_twice(dhs, cache):
     return _bptt_by_steps(dhs, cache, h_for_derivative=_tanh_again)
 
 
 @mistake("rnn_backward", "carried gradient skips the derivative",
-         "it equals BPTT where the carried gradient is `dh_t @ W_hh`: it must pass through the nonlinearity "
-         f"first, so carry `da @ W_hh` ({_SEQ_BWD})")
+         "it equals BPTT where the gradient carried to the previous step skips the nonlinearity's derivative "
+         f"({_SEQ_BWD})")
 def _bptt_carry_skips_derivative(dhs, cache):
     return _bptt_by_steps(dhs, cache, carry_skips_derivative=True)
 
 
 @mistake("rnn_backward", "carried gradient through W_hh.T",
-         "it equals BPTT with the gradient carried back as `da @ W_hh.T`: the forward pass computed "
-         f"`h @ W_hh.T`, so the gradient flows back as `da @ W_hh` ({_SEQ_BWD})")
+         "it equals BPTT with the gradient carried back through W_hh.T, the matrix exactly as the forward product "
+         f"used it ({_SEQ_BWD})")
 def _bptt_carry_transposed(dhs, cache):
     return _bptt_by_steps(dhs, cache, carry_through_W_hh_T=True)
 
 
 @mistake("rnn_backward", "not summed over time",
-         "it equals the first step's contribution alone (the last one your loop visits): the parameters are "
-         f"shared by every step, so add up their gradients over all steps with `+=` ({_SUMMED})")
+         "it equals the first step's contribution alone (the last one your loop visits): the shared "
+         f"parameters' gradients are not added up over the steps ({_SUMMED})")
 def _bptt_not_summed(dhs, cache):
     return _bptt_by_steps(dhs, cache, summed=False)
 
 
 @mistake("rnn_backward", "bias gradient averaged over the batch",
-         "your bias gradient uses the mean of `da` over the batch: the bias is added to every row, so sum over the "
-         f"batch as well as over time ({_PARAMS})")
+         f"your bias gradient is averaged over the batch, where the bias is added to every row ({_PARAMS})")
 def _bptt_bias_mean(dhs, cache):
     dx, dh0, dW_ih, dW_hh, db_ih, db_hh = rnn_backward(dhs, _seq_cache(cache))
     N = np.shape(dhs)[1]
@@ -635,31 +631,30 @@ def _bptt_bias_mean(dhs, cache):
 
 
 @mistake("rnn_backward", "dW_hh transposed",
-         "your `dW_hh` equals the sum of `h_prev.T @ da`, the transpose of the gradient (the shapes agree only "
-         f"because W_hh is square): add up `da.T @ h_prev` ({_PARAMS})")
+         "your `dW_hh` is the transpose of the gradient (the shapes agree only because W_hh is square) "
+         f"({_PARAMS})")
 def _bptt_dW_hh_transposed(dhs, cache):
     dx, dh0, dW_ih, dW_hh, db_ih, db_hh = rnn_backward(dhs, _seq_cache(cache))
     return dx, dh0, dW_ih, dW_hh.T, db_ih, db_hh
 
 
 @mistake("rnn_backward", "dW_hh from h_t",
-         "your `dW_hh` equals the sum of `da_t.T @ h_t`: at step t, W_hh multiplied the previous state, so use "
-         f"h_(t-1), which is `hs[t - 1]`, or `h0` at the first step (an off-by-one in time) ({_PARAMS})")
+         "your `dW_hh` pairs step t with the state it produced, h_t, not the state W_hh multiplied (an "
+         f"off-by-one in time) ({_PARAMS})")
 def _bptt_dW_hh_h_t(dhs, cache):
     return _bptt_by_steps(dhs, cache, h_prev_is_h_t=True)
 
 
 @mistake("rnn_backward", "dh0 is zero",
-         "your `dh0` is zero: h0 is read by the first step, so its gradient is the gradient carried back out of "
-         f"that step, da_1 @ W_hh, which your carried gradient holds when the loop ends ({_PARAMS})")
+         f"your `dh0` is zero, although the first step reads h0 ({_PARAMS})")
 def _bptt_dh0_zero(dhs, cache):
     dx, dh0, dW_ih, dW_hh, db_ih, db_hh = rnn_backward(dhs, _seq_cache(cache))
     return dx, 0 * dh0, dW_ih, dW_hh, db_ih, db_hh
 
 
 @mistake("rnn_backward", "dh0 one step short",
-         "your `dh0` equals the total gradient of h_1 (`dhs[0]` plus the carried gradient), not of h0: push it back "
-         f"through the first step too, dh0 = da_1 @ W_hh ({_PARAMS})")
+         "your `dh0` equals the total gradient of h_1, one step short of h0: it stops before going back "
+         f"through the first step ({_PARAMS})")
 def _bptt_dh0_short(dhs, cache):
     return _bptt_by_steps(dhs, cache, dh0_one_step_short=True)
 
@@ -675,22 +670,22 @@ def _tbptt_chunk_by_chunk(x, y, h0, params, k, update, first_state, next_state):
 
 
 @mistake("rnn_tbptt", "state not carried",
-         "every chunk starts again from `h0`: carry the state, so that each chunk starts from the last hidden state "
-         f"of the chunk before it (only the gradient is cut between chunks, not the state) ({_TBPTT})")
+         "it equals the run in which every chunk starts again from `h0`: the state is not carried between "
+         f"chunks (only the gradient is cut there) ({_TBPTT})")
 def _tbptt_restarts_from_h0(x, y, h0, params, k, update=None):
     return _tbptt_chunk_by_chunk(x, y, h0, params, k, update, h0, lambda h_last: h0)
 
 
 @mistake("rnn_tbptt", "every chunk starts from zeros",
-         "every chunk starts from zeros: the first chunk starts from `h0`, and each later one from the last hidden "
-         f"state of the chunk before it ({_TBPTT})")
+         "it equals the run in which every chunk starts from zeros, neither from `h0` nor from the chunk "
+         f"before ({_TBPTT})")
 def _tbptt_restarts_from_zeros(x, y, h0, params, k, update=None):
     zeros = np.zeros(np.shape(h0))
     return _tbptt_chunk_by_chunk(x, y, h0, params, k, update, zeros, lambda h_last: zeros)
 
 
 @mistake("rnn_tbptt", "starts from zeros",
-         f"it equals the run started from zeros instead of from `h0`: the first chunk starts from `h0` ({_TBPTT})")
+         f"it equals the run started from zeros: the given `h0` is ignored ({_TBPTT})")
 def _tbptt_zeros_not_h0(x, y, h0, params, k, update=None):
     if not np.any(h0):
         raise ValueError("same as the reference")
@@ -698,9 +693,8 @@ def _tbptt_zeros_not_h0(x, y, h0, params, k, update=None):
 
 
 @mistake("rnn_tbptt", "parameters never updated",
-         "it equals a run in which the parameters never change: call `update(params, grads)` after every chunk, "
-         "and read `params[...]` afresh at the start of every chunk (update may replace its entries rather than "
-         f"change them in place) ({_TBPTT})")
+         "it equals a run in which the parameters never change: the updates are lost (`update` may replace the"
+         f" entries of `params` rather than change them in place) ({_TBPTT})")
 def _tbptt_no_update(x, y, h0, params, k, update=None):
     if update is None:
         raise ValueError("same as the reference")
@@ -709,8 +703,7 @@ def _tbptt_no_update(x, y, h0, params, k, update=None):
 
 @mistake("rnn_tbptt", "gradient flows across chunks",
          "it equals a run whose gradients reach back into earlier chunks, as if each chunk's loss were "
-         "backpropagated through the whole sequence so far: the state carried into a chunk is a constant, so run "
-         f"the forward and backward passes over the chunk's own steps and drop the `dh0` of `rnn_backward` ({_TBPTT})")
+         f"backpropagated through the whole sequence so far ({_TBPTT})")
 def _tbptt_untruncated(x, y, h0, params, k, update=None):
     if update is None:
         raise ValueError("same as the reference: without an update only the gradients differ")
@@ -755,71 +748,62 @@ def _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, *, g_sigmoid=False, 
 
 
 @mistake("lstm_step_forward", "CS231n gate order",
-         "it equals what you get by reading the four blocks in CS231n's order i, f, o, g: torch stores them as "
-         "i, f, g, o, so rows 2H:3H are the candidate g (tanh) and rows 3H:4H the output gate o (sigmoid): split "
-         f"as `a_i, a_f, a_g, a_o` ({_LSTM})")
+         "it equals the step with the four blocks read in CS231n's order i, f, o, g, not torch's i, f, g, o "
+         f"({_LSTM})")
 def _lstm_cs231n_order(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return lstm_step_forward(x_t, h_prev, c_prev, *_blocks((W_ih, W_hh, b_ih, b_hh), (0, 1, 3, 2)))
 
 
 @mistake("lstm_step_forward", "i and f swapped",
-         "it equals the step with c_t = i * c_prev + f * g, the input and forget gates trading places: the forget "
-         "gate f (rows H:2H) multiplies the old cell, the input gate i (rows 0:H) the candidate, "
-         f"c_t = f * c_prev + i * g ({_LSTM})")
+         f"it equals the step with the input and forget gates trading places in the cell update ({_LSTM})")
 def _lstm_i_f_swapped(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return lstm_step_forward(x_t, h_prev, c_prev, *_blocks((W_ih, W_hh, b_ih, b_hh), (1, 0, 2, 3)))
 
 
 @mistake("lstm_step_forward", "sigmoid on g",
-         "it equals the step with a sigmoid on the candidate g as well: g = tanh(a_g) lies in (-1, 1), so that a step "
-         f"can lower the cell as well as raise it; only the gates i, f and o are sigmoids ({_LSTM})")
+         f"it equals the step with a sigmoid on the candidate g, which is not a gate ({_LSTM})")
 def _lstm_g_sigmoid(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, g_sigmoid=True)
 
 
 @mistake("lstm_step_forward", "tanh on o",
-         "it equals the step with a tanh on the output gate: o = sigmoid(a_o) is a gate between 0 and 1; the tanhs "
-         f"belong to the candidate g and to the cell in h_t = o * tanh(c_t) ({_LSTM})")
+         f"it equals the step with a tanh on the output gate o, which is a gate ({_LSTM})")
 def _lstm_o_tanh(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, o_tanh=True)
 
 
 @mistake("lstm_step_forward", "forget term missing",
-         "it equals the step with c_t = i * g, without the old cell: the cell keeps what the forget gate lets through, "
-         f"c_t = f * c_prev + i * g ({_LSTM})")
+         f"it equals the step with the old cell left out of the new one ({_LSTM})")
 def _lstm_no_forget_term(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, forget=False)
 
 
 @mistake("lstm_step_forward", "tanh on c_prev",
-         "it equals the step with c_t = f * tanh(c_prev) + i * g: the old cell enters the sum as it is, "
-         f"c_t = f * c_prev + i * g, with no squashing (that is what lets the cell carry a value unchanged) ({_LSTM})")
+         f"it equals the step with the old cell squashed by a tanh before it enters the new one ({_LSTM})")
 def _lstm_squashed_c_prev(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, squash_c_prev=True)
 
 
 @mistake("lstm_step_forward", "tanh of c missing",
-         f"your `h_next` equals o * c_t: the cell is squashed before the output gate reads it, h_t = o * tanh(c_t) "
-         f"({_LSTM})")
+         f"your `h_next` equals the output gate times the unsquashed cell ({_LSTM})")
 def _lstm_h_without_tanh(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, squash_c=False)
 
 
 @mistake("lstm_step_forward", "h from c_prev",
-         "your `h_next` equals o * tanh(c_prev), computed from the old cell: compute c_t first, then "
-         f"h_t = o * tanh(c_t) from the new one ({_LSTM})")
+         f"your `h_next` is computed from the old cell c_prev, not the new one ({_LSTM})")
 def _lstm_h_from_c_prev(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return _lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, h_from_c_prev=True)
 
 
 @mistake("lstm_step_forward", "missing b_ih",
-         f"it equals the step without `b_ih`: torch has two biases, add both `b_ih` and `b_hh` ({_LSTM})")
+         f"it equals the step without the bias `b_ih`: torch's layer has two biases ({_LSTM})")
 def _lstm_missing_b_ih(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, 0 * b_ih, b_hh)
 
 
 @mistake("lstm_step_forward", "missing b_hh",
-         f"it equals the step without `b_hh`: torch has two biases, add both `b_ih` and `b_hh` ({_LSTM})")
+         f"it equals the step without the bias `b_hh`: torch's layer has two biases ({_LSTM})")
 def _lstm_missing_b_hh(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     return lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, 0 * b_hh)
 
@@ -848,51 +832,48 @@ def _lstm_step_backward(dh_next, dc_next, cache, *, through_h=True, tanh_derivat
 
 
 @mistake("lstm_step_backward", "dc_next ignored",
-         "it equals the gradients with `dc_next` left out: c_t reaches the loss twice, through h_t and along the "
-         f"carousel to step t+1, so dc = dc_next + dh_next * o * (1 - tanh(c_next)**2) ({_LSTM_BWD})")
+         "it equals the gradients with `dc_next` left out: the path of c_t along the carousel to step t+1 is "
+         f"missing ({_LSTM_BWD})")
 def _lstm_bwd_no_dc_next(dh_next, dc_next, cache):
     return lstm_step_backward(dh_next, 0 * np.asarray(dc_next, dtype=np.float64), _lstm_cache(cache))
 
 
 @mistake("lstm_step_backward", "path through h_t missing",
-         "it equals the gradients with dc = dc_next alone: c_t also reaches the loss through h_t = o * tanh(c_t), "
-         f"so add dh_next * o * (1 - tanh(c_next)**2) ({_LSTM_BWD})")
+         "it equals the gradients with `dc_next` alone as the cell's gradient: the path of c_t through h_t is "
+         f"missing ({_LSTM_BWD})")
 def _lstm_bwd_no_path_through_h(dh_next, dc_next, cache):
     return _lstm_step_backward(dh_next, dc_next, cache, through_h=False)
 
 
 @mistake("lstm_step_backward", "tanh derivative of c forgotten",
-         "it equals the gradients with dc = dc_next + dh_next * o: h_t = o * tanh(c_t), so the path through h_t "
-         f"carries the factor tanh'(c_t) = 1 - tanh(c_next)**2 as well ({_LSTM_BWD})")
+         "it equals the gradients in which the path from h_t to c_t skips the derivative of the tanh "
+         f"({_LSTM_BWD})")
 def _lstm_bwd_no_tanh_derivative(dh_next, dc_next, cache):
     return _lstm_step_backward(dh_next, dc_next, cache, tanh_derivative=False)
 
 
 @mistake("lstm_step_backward", "gate derivatives applied to the gates again",
-         "it equals the gradients with sigmoid(i) * (1 - sigmoid(i)) and 1 - tanh(g)**2 as the local derivatives: "
-         "the cache holds the gates' outputs, i = sigmoid(a_i) and g = tanh(a_g), so the derivatives are "
-         f"i * (1 - i) and 1 - g**2, with no second sigmoid or tanh ({_LSTM_BWD})")
+         "it equals the gradients with the sigmoid and tanh applied a second time in the local derivatives, "
+         f"although the cache holds the gates' outputs ({_LSTM_BWD})")
 def _lstm_bwd_gates_squashed_again(dh_next, dc_next, cache):
     return _lstm_step_backward(dh_next, dc_next, cache, squash_gates_again=True)
 
 
 @mistake("lstm_step_backward", "carousel without f",
-         "your `dc_prev` equals dc, the cell's whole gradient: c_t = f * c_prev + i * g, so the carousel hands back "
-         f"dc_prev = dc * f ({_LSTM_BWD})")
+         f"your `dc_prev` equals the cell's whole gradient: the forget gate's factor is missing ({_LSTM_BWD})")
 def _lstm_bwd_carousel_without_f(dh_next, dc_next, cache):
     return _lstm_step_backward(dh_next, dc_next, cache, forget_in_carousel=False)
 
 
 @mistake("lstm_step_backward", "CS231n block order",
-         "it equals the gradients with the blocks of `da` stacked in CS231n's order i, f, o, g: stack them in torch's "
-         f"order i, f, g, o, the order of the rows of W_ih, W_hh and the biases ({_LSTM_BWD})")
+         "it equals the gradients with the blocks of the pre-activations' gradient stacked in CS231n's order "
+         f"i, f, o, g, not torch's i, f, g, o ({_LSTM_BWD})")
 def _lstm_bwd_cs231n_order(dh_next, dc_next, cache):
     return _lstm_step_backward(dh_next, dc_next, cache, order=(0, 1, 3, 2))
 
 
 @mistake("lstm_step_backward", "bias gradient averaged over the batch",
-         "your bias gradient is the mean of `da` over the batch: the biases are added to every row, so their "
-         f"gradient is the sum, `da.sum(axis=0)` ({_LSTM_BWD})")
+         f"your bias gradient is averaged over the batch, where the biases are added to every row ({_LSTM_BWD})")
 def _lstm_bwd_bias_mean(dh_next, dc_next, cache):
     dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh = lstm_step_backward(dh_next, dc_next, _lstm_cache(cache))
     N = np.shape(dh_next)[0]
@@ -900,8 +881,7 @@ def _lstm_bwd_bias_mean(dh_next, dc_next, cache):
 
 
 @mistake("lstm_step_backward", "db_hh zero",
-         "your `db_hh` is zero: b_hh is added to the same pre-activations as b_ih, so it gets the same gradient, "
-         f"db_hh = db_ih = da.sum(axis=0) ({_LSTM_BWD})")
+         f"your `db_hh` is zero, although b_hh is added to the same pre-activations as b_ih ({_LSTM_BWD})")
 def _lstm_bwd_db_hh_zero(dh_next, dc_next, cache):
     dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh = lstm_step_backward(dh_next, dc_next, _lstm_cache(cache))
     return dx_t, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, 0 * db_hh
@@ -937,13 +917,12 @@ def _gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh, carried=True, **step):
     return np.stack(hs), None
 
 
-_GRU_CHO = ("it equals the paper's GRU (Cho et al., 2014), with the reset gate applied before the product, "
-            "`(r * h_prev) @ W_hn.T + b_hn`: torch applies it after the product, bias included, "
-            f"`r * (h_prev @ W_hn.T + b_hn)` ({_GRU})")
-_GRU_Z = ("it equals the GRU with h_t = z * n + (1 - z) * h_prev: in torch's GRU z weights the OLD state, "
-          f"h_t = (1 - z) * n + z * h_prev (z = 1 copies h_prev through) ({_GRU})")
-_GRU_ORDER = ("it equals what you get by reading the first two blocks as z, r: torch stores them as r, z, n, so rows "
-              f"0:H are the reset gate r and rows H:2H the update gate z ({_GRU})")
+_GRU_CHO = ("it equals the paper's GRU (Cho et al., 2014), with the reset gate applied to h_prev before the product "
+            f"with W_hn, not to the product and its bias as in torch's form ({_GRU})")
+_GRU_Z = ("it equals the GRU with z and 1 - z swapped, so that z weights the new candidate, not the old state as in "
+          f"torch's GRU ({_GRU})")
+_GRU_ORDER = ("it equals the step with the first two blocks read as z, r, not in torch's order r, z, n "
+              f"({_GRU})")
 
 
 @mistake("gru_step_forward", "Cho's form", _GRU_CHO)
@@ -962,28 +941,26 @@ def _gru_z_r_order(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
 
 
 @mistake("gru_step_forward", "b_hn outside the reset",
-         "it equals n = tanh(x W_in^T + b_in + r * (h_prev W_hn^T) + b_hn): in torch's form the reset gate "
-         f"multiplies b_hn as well, n = tanh(... + r * (h_prev @ W_hn.T + b_hn)) ({_GRU})")
+         "it equals the candidate with `b_hn` outside the reset gate's product: in torch's form the reset gate"
+         f" multiplies the bias too ({_GRU})")
 def _gru_b_hn_outside(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     return _gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, b_hn_outside=True), None
 
 
 @mistake("gru_step_forward", "tanh gates",
-         "it equals the step with tanh for the gates r and z: they are sigmoids, weights between 0 and 1; only the "
-         f"candidate n uses tanh ({_GRU})")
+         f"it equals the step with tanh for the gates r and z, which are sigmoids ({_GRU})")
 def _gru_tanh_gates(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     return _gru_step(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, tanh_gates=True), None
 
 
 @mistake("gru_step_forward", "missing b_hh",
-         "it equals the step without `b_hh`: torch's GRU has two biases, add `b_ih` to the input parts and `b_hh` "
-         f"to the hidden parts (b_hn inside the reset product) ({_GRU})")
+         f"it equals the step without the bias `b_hh`: torch's GRU has two biases ({_GRU})")
 def _gru_missing_b_hh(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     return gru_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, 0 * b_hh)
 
 
 @mistake("gru_forward", "starts from zeros",
-         f"it equals the sequence started from zeros instead of from `h0`: the first step must use `h0` ({_GRU})")
+         f"it equals the sequence started from zeros: the given `h0` is ignored ({_GRU})")
 def _gru_seq_zeros_not_h0(x, h0, W_ih, W_hh, b_ih, b_hh):
     if not np.any(h0):
         raise ValueError("same as the reference")
@@ -991,30 +968,30 @@ def _gru_seq_zeros_not_h0(x, h0, W_ih, W_hh, b_ih, b_hh):
 
 
 @mistake("gru_forward", "state not carried",
-         "every step starts again from `h0`: carry the state, so that step t uses the h computed at step t-1 "
-         f"({_GRU})")
+         "it equals the sequence in which every step starts again from `h0`: the state is not carried from "
+         f"step to step ({_GRU})")
 def _gru_seq_not_carried(x, h0, W_ih, W_hh, b_ih, b_hh):
     return _gru_sequence(x, h0, W_ih, W_hh, b_ih, b_hh, carried=False)
 
 
 @mistake("gru_forward", "states shifted by one step",
-         "it holds h_0, ..., h_(T-1): `hs[t]` must be the state *after* reading `x[t]`, so `hs[0]` is h_1, not `h0` "
-         f"(store the new state after computing it) ({_GRU})")
+         "it holds h_0, ..., h_(T-1), one step behind: `hs[t]` is meant to be the state after reading `x[t]` "
+         f"({_GRU})")
 def _gru_seq_shifted(x, h0, W_ih, W_hh, b_ih, b_hh):
     hs, cache = gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
     return np.concatenate([np.asarray(h0, dtype=np.float64)[None], hs[:-1]]), cache
 
 
 @mistake("gru_forward", "states stored one slot early",
-         "it holds h_2, ..., h_T and then h_1: each new state went into `hs[t - 1]` (the first one wrapping round to "
-         f"`hs[-1]`); the state after reading `x[t]` goes into `hs[t]` ({_GRU})")
+         "it holds h_2, ..., h_T and then h_1: each new state went one slot too early (the first one wrapping "
+         f"round to the end) ({_GRU})")
 def _gru_seq_stored_early(x, h0, W_ih, W_hh, b_ih, b_hh):
     hs, cache = gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
     return np.roll(hs, -1, axis=0), cache
 
 
 @mistake("gru_forward", "reads the previous input",
-         f"it equals the sequence where step t reads `x[t-1]` (an off-by-one in time): step t reads `x[t]` ({_GRU})")
+         f"it equals the sequence in which step t reads `x[t-1]`, an off-by-one in time ({_GRU})")
 def _gru_seq_previous_input(x, h0, W_ih, W_hh, b_ih, b_hh):
     return gru_forward(np.roll(x, 1, axis=0), h0, W_ih, W_hh, b_ih, b_hh)
 
@@ -1046,7 +1023,7 @@ def _initial_state(a, h0):
 
 
 @mistake("linear_recurrence", "starts from zeros",
-         f"it equals the states started from zeros instead of from `h0`: start the loop from h = h0 ({_SCAN})")
+         f"it equals the states started from zeros: the given `h0` is ignored ({_SCAN})")
 def _loop_zeros_not_h0(a, b, h0=None):
     if h0 is None or not np.any(h0):
         raise ValueError("same as the reference")
@@ -1054,29 +1031,27 @@ def _loop_zeros_not_h0(a, b, h0=None):
 
 
 @mistake("linear_recurrence", "states shifted by one step",
-         "it holds h_0, ..., h_(T-1): `hs[t]` must be the state *after* step t, so compute the new h first and "
-         f"then store it ({_SCAN})")
+         f"it holds h_0, ..., h_(T-1), one step behind: `hs[t]` is meant to be the state after step t ({_SCAN})")
 def _loop_shifted(a, b, h0=None):
     hs = linear_recurrence(a, b, h0)
     return np.concatenate([_initial_state(a, h0)[None], hs[:-1]])
 
 
 @mistake("linear_recurrence", "state not carried",
-         "every step starts again from `h0`: each step must use the state the step before computed, "
-         f"h = a[t] * h + b[t] ({_SCAN})")
+         "it equals the states in which every step starts again from `h0`: the state is not carried from step "
+         f"to step ({_SCAN})")
 def _loop_not_carried(a, b, h0=None):
     return np.concatenate([linear_recurrence(a[t:t + 1], b[t:t + 1], h0) for t in range(np.shape(a)[0])])
 
 
 @mistake("linear_recurrence", "reads the previous step's coefficients",
-         "it equals the loop in which step t reads `a[t-1]` and `b[t-1]` (an off-by-one in time): step t reads "
-         f"`a[t]` and `b[t]` ({_SCAN})")
+         f"it equals the loop in which step t reads `a[t-1]` and `b[t-1]`, an off-by-one in time ({_SCAN})")
 def _loop_previous_coefficients(a, b, h0=None):
     return linear_recurrence(np.roll(a, 1, axis=0), np.roll(b, 1, axis=0), h0)
 
 
 @mistake("linear_recurrence", "a and b swapped",
-         f"it equals h_t = b_t * h_(t-1) + a_t: `a` multiplies the previous state and `b` is added ({_SCAN})")
+         f"it equals the recurrence with the roles of `a` and `b` swapped ({_SCAN})")
 def _loop_a_b_swapped(a, b, h0=None):
     return linear_recurrence(b, a, h0)
 
@@ -1115,14 +1090,13 @@ def _round(A, B, step):
 
 
 @mistake("parallel_scan", "wrong composition order",
-         "it equals the scan with the two steps composed in the wrong order, giving a_1 b_2 + b_1: the earlier "
-         f"element is applied first, so the new `B[t]` is `A[t] * B[t - step] + B[t]` ({_AFFINE})")
+         f"it equals the scan with the two affine steps composed in the wrong order ({_AFFINE})")
 def _scan_wrong_order(a, b, h0=None):
     return _doubling_scan(a, b, h0, _round_wrong_order)
 
 
 @mistake("parallel_scan", "ignores h0",
-         f"it equals the scan started from zeros: fold `h0` into the first step, `B[0] = A[0] * h0 + B[0]` ({_AFFINE})")
+         f"it equals the scan started from zeros: the given `h0` is ignored ({_AFFINE})")
 def _scan_ignores_h0(a, b, h0=None):
     if h0 is None or not np.any(h0):
         raise ValueError("same as the reference")
@@ -1130,8 +1104,7 @@ def _scan_ignores_h0(a, b, h0=None):
 
 
 @mistake("parallel_scan", "h0 not multiplied by a_1",
-         "it equals the scan with `h0` added to the first input instead of passed through the first step: "
-         f"h_1 = a_1 h0 + b_1, so fold it in as `B[0] = A[0] * h0 + B[0]` ({_AFFINE})")
+         f"it equals the scan with `h0` added to the first input, not passed through the first step ({_AFFINE})")
 def _scan_h0_added(a, b, h0=None):
     if h0 is None:
         raise ValueError("same as the reference")
@@ -1141,30 +1114,28 @@ def _scan_h0_added(a, b, h0=None):
 
 
 @mistake("parallel_scan", "exclusive scan",
-         "it holds h_0, ..., h_(T-1), the exclusive scan: return the inclusive one, where `hs[t]` is the state after "
-         f"step t ({_DOUBLING})")
+         f"it holds h_0, ..., h_(T-1), the exclusive scan, one step behind the states asked for ({_DOUBLING})")
 def _scan_exclusive(a, b, h0=None):
     hs = parallel_scan(a, b, h0)
     return np.concatenate([_initial_state(a, h0)[None], hs[:-1]])
 
 
 @mistake("parallel_scan", "A updated before B",
-         "it equals the scan that updates `A` before `B` in each round: the update of `B` needs the old `A`, so "
-         f"update `B` first ({_DOUBLING})")
+         "it equals the scan that updates `A` before `B` in each round, so that `B` is updated with the new "
+         f"`A` ({_DOUBLING})")
 def _scan_A_first(a, b, h0=None):
     return _doubling_scan(a, b, h0, _round_A_first)
 
 
 @mistake("parallel_scan", "A never composed",
-         "it equals the scan in which `A` never changes: after each round `A[t]` must be the product of all the "
-         f"a's that element t covers, `A[step:] = A[step:] * A[:-step]` ({_DOUBLING})")
+         f"it equals the scan in which `A` never changes from round to round ({_DOUBLING})")
 def _scan_A_fixed(a, b, h0=None):
     return _doubling_scan(a, b, h0, _round_A_fixed)
 
 
 @mistake("parallel_scan", "too few rounds",
-         "it equals the scan stopped after floor(log2 T) rounds: when T is not a power of two, one more round is "
-         f"needed; keep going while `step < T` ({_DOUBLING})")
+         "it equals the scan stopped one round short, after floor(log2 T) rounds (T is not a power of two "
+         f"here) ({_DOUBLING})")
 def _scan_too_few_rounds(a, b, h0=None):
     T = np.shape(a)[0]
     if T & (T - 1) == 0:
@@ -1173,22 +1144,21 @@ def _scan_too_few_rounds(a, b, h0=None):
 
 
 @mistake("mingru_forward", "z and 1 - z swapped",
-         "it equals h_t = z_t h_(t-1) + (1 - z_t) h~_t: in minGRU z_t weights the NEW candidate, "
-         f"h_t = (1 - z_t) h_(t-1) + z_t h~_t (torch's GRU uses the opposite convention) ({_MIN})")
+         "it equals the minGRU with z_t weighting the old state (torch's GRU convention) and 1 - z_t the "
+         f"candidate ({_MIN})")
 def _mingru_z_swapped(x, h0, W_z, b_z, W_h, b_h, parallel=True):
     return mingru_forward(x, h0, -W_z, -b_z, W_h, b_h, parallel)  # sigmoid(-u) = 1 - sigmoid(u)
 
 
 @mistake("mingru_forward", "tanh on the candidate",
-         f"it equals the minGRU with a tanh on the candidate: minGRU's candidate is linear, h~_t = x_t W_h^T + b_h "
-         f"({_MIN})")
+         f"it equals the minGRU with a tanh on the candidate, which in minGRU is linear ({_MIN})")
 def _mingru_tanh(x, h0, W_z, b_z, W_h, b_h, parallel=True):
     z = sigmoid(x @ W_z.T + b_z)
     return parallel_scan(1 - z, z * np.tanh(x @ W_h.T + b_h), h0)
 
 
 @mistake("mingru_forward", "starts from zeros",
-         f"it equals the sequence started from zeros instead of from `h0`: fold `h0` into the first step ({_MIN})")
+         f"it equals the sequence started from zeros: the given `h0` is ignored ({_MIN})")
 def _mingru_zeros_not_h0(x, h0, W_z, b_z, W_h, b_h, parallel=True):
     if not np.any(h0):
         raise ValueError("same as the reference")
@@ -1196,23 +1166,21 @@ def _mingru_zeros_not_h0(x, h0, W_z, b_z, W_h, b_h, parallel=True):
 
 
 @mistake("mingru_forward", "weights not transposed",
-         "it equals the minGRU computed with `x @ W_z` and `x @ W_h` instead of `x @ W_z.T` and `x @ W_h.T`: the "
-         f"weights are stored (H, D), as in torch ({_MIN})")
+         f"it equals the minGRU computed with the weights untransposed, as if they were stored (D, H) ({_MIN})")
 def _mingru_not_transposed(x, h0, W_z, b_z, W_h, b_h, parallel=True):
     return mingru_forward(x, h0, W_z.T, b_z, W_h.T, b_h, parallel)  # possible only when D = H
 
 
 @mistake("mingru_forward", "no sigmoid on the gate",
-         "it equals the minGRU with z_t = x_t W_z^T + b_z: the gate is z_t = sigmoid(x_t W_z^T + b_z), a weight "
-         f"between 0 and 1 ({_MIN})")
+         f"it equals the minGRU with the gate's sigmoid left out ({_MIN})")
 def _mingru_no_sigmoid(x, h0, W_z, b_z, W_h, b_h, parallel=True):
     u = x @ W_z.T + b_z
     return parallel_scan(1 - u, u * (x @ W_h.T + b_h), h0)
 
 
 @mistake("mingru_forward", "states shifted by one step",
-         "it holds h_0, ..., h_(T-1): `hs[t]` must be the state after reading `x[t]` (an exclusive scan gives the "
-         f"states before each step) ({_MIN})")
+         "it holds h_0, ..., h_(T-1), one step behind: `hs[t]` is meant to be the state after reading `x[t]` "
+         f"({_MIN})")
 def _mingru_shifted(x, h0, W_z, b_z, W_h, b_h, parallel=True):
     hs = mingru_forward(x, h0, W_z, b_z, W_h, b_h, parallel)
     return np.concatenate([np.asarray(h0, dtype=np.float64)[None], hs[:-1]])
@@ -1231,50 +1199,47 @@ def _each(grads, f):
 
 
 @mistake("clip_by_value", "upper side only",
-         "it equals the gradients clipped from above only, `np.minimum(g, limit)`: entries below -limit must become "
-         f"-limit too, min(max(g, -limit), limit) ({_CLIP})")
+         "it equals the gradients clipped from above only: entries below -limit are left as they were "
+         f"({_CLIP})")
 def _clipv_upper_only(grads, limit):
     return _each(grads, lambda g: np.minimum(g, limit))
 
 
 @mistake("clip_by_value", "lower side only",
-         "it equals the gradients clipped from below only, `np.maximum(g, -limit)`: entries above limit must become "
-         f"limit too, min(max(g, -limit), limit) ({_CLIP})")
+         f"it equals the gradients clipped from below only: entries above limit are left as they were ({_CLIP})")
 def _clipv_lower_only(grads, limit):
     return _each(grads, lambda g: np.maximum(g, -limit))
 
 
 @mistake("clip_by_value", "clipped to [0, limit]",
-         "it equals the gradients clipped to [0, limit], so every negative entry became 0: the interval is "
-         f"[-limit, limit], so negative entries are cut at -limit, not at 0 ({_CLIP})")
+         f"it equals the gradients clipped to [0, limit], so every negative entry became 0 ({_CLIP})")
 def _clipv_from_zero(grads, limit):
     return _each(grads, lambda g: np.clip(g, 0, limit))
 
 
 @mistake("clip_by_value", "rescaled by the largest entry",
-         "it equals each gradient multiplied by limit / max|g|, a rescaling that keeps its direction: clipping by "
-         f"value cuts every entry on its own and leaves the small ones alone ({_CLIP})")
+         "it equals each gradient rescaled by limit / max|g|, which keeps its direction, not clipped entry by "
+         f"entry ({_CLIP})")
 def _clipv_rescaled(grads, limit):
     return _each(grads, lambda g: g * min(1.0, limit / np.abs(g).max()))
 
 
 @mistake("clip_by_value", "clipped by norm",
-         "it equals each gradient rescaled to norm at most `limit`, which is clipping by norm: clipping by value "
-         f"cuts every entry to [-limit, limit] on its own ({_CLIP})")
+         "it equals each gradient rescaled to norm at most `limit`, which is clipping by norm, not by value "
+         f"({_CLIP})")
 def _clipv_by_norm(grads, limit):
     return _each(grads, lambda g: g * min(1.0, limit / np.sqrt(np.sum(g**2))))
 
 
 @mistake("clip_by_value", "every entry set to +-limit",
-         "it equals sign(g) * limit, every entry pushed to -limit or limit: entries already inside [-limit, limit] "
-         f"stay as they are ({_CLIP})")
+         f"it equals sign(g) * limit: the entries already inside [-limit, limit] were moved too ({_CLIP})")
 def _clipv_sign(grads, limit):
     return _each(grads, lambda g: np.sign(g) * limit)
 
 
 @mistake("clip_by_value", "limit ignored",
-         "it equals the gradients clipped to [-5, 5], min-char-rnn's value, although another `limit` was passed: "
-         f"use the argument ({_CLIP})")
+         "it equals the gradients clipped to [-5, 5], min-char-rnn's value, although another `limit` was "
+         f"passed ({_CLIP})")
 def _clipv_limit_ignored(grads, limit):
     if limit == 5:
         raise ValueError("same as the reference")
@@ -1292,55 +1257,50 @@ def _rescaled(grads, factor, total_norm):
 
 
 @mistake("clip_by_global_norm", "one norm per gradient",
-         "it equals each gradient clipped to its own norm: the norm is global, one norm over every entry of every "
-         f"gradient, and one factor rescales them all, which keeps the direction of the whole update ({_CLIP})")
+         f"it equals each gradient clipped to its own norm, not all of them by one global norm ({_CLIP})")
 def _clipn_per_tensor(grads, max_norm, eps=1e-6):
     clipped = {name: clip_by_global_norm({name: g}, max_norm, eps)[0][name] for name, g in grads.items()}
     return clipped, clip_by_global_norm(grads, max_norm, eps)[1]
 
 
 @mistake("clip_by_global_norm", "eps missing",
-         "it equals the clipping without `eps` in the denominator: the factor is max_norm / (total_norm + eps), "
-         f"with the `eps` passed (torch's 1e-6 by default) ({_CLIP})")
+         f"it equals the clipping without `eps` in the denominator of the factor ({_CLIP})")
 def _clipn_no_eps(grads, max_norm, eps=1e-6):
     return clip_by_global_norm(grads, max_norm, 0.0)
 
 
 @mistake("clip_by_global_norm", "scaled up below the threshold",
-         "it equals the gradients multiplied by max_norm / (total_norm + eps) even when their norm is below "
-         f"max_norm, which scales them up: the factor is min(1, max_norm / (total_norm + eps)) ({_CLIP})")
+         "it equals the gradients rescaled even when their norm is below max_norm, which scales them up "
+         f"({_CLIP})")
 def _clipn_always_scaled(grads, max_norm, eps=1e-6):
     total = _global_norm(grads)
     return _rescaled(grads, max_norm / (total + eps), total)
 
 
 @mistake("clip_by_global_norm", "max instead of min",
-         "it equals the gradients multiplied by max(1, max_norm / (total_norm + eps)): large gradients pass "
-         f"unchanged and small ones are scaled up; the factor is the min of the two ({_CLIP})")
+         "it equals the factor taken as the larger of 1 and max_norm / (total_norm + eps): large gradients "
+         f"pass unchanged and small ones are scaled up ({_CLIP})")
 def _clipn_max(grads, max_norm, eps=1e-6):
     total = _global_norm(grads)
     return _rescaled(grads, max(1.0, max_norm / (total + eps)), total)
 
 
 @mistake("clip_by_global_norm", "norm after clipping",
-         "your `total_norm` is the norm after clipping: return the norm of `grads` before clipping, the number to "
-         f"log to see explosions ({_CLIP})")
+         f"your `total_norm` is the norm after clipping, not the norm of the gradients you were given ({_CLIP})")
 def _clipn_norm_after(grads, max_norm, eps=1e-6):
     clipped, total = clip_by_global_norm(grads, max_norm, eps)
     return clipped, total * min(1.0, max_norm / (total + eps))
 
 
 @mistake("clip_by_global_norm", "squared norm",
-         "it equals the clipping with the sum of squares as the norm: take its square root, "
-         f"||g|| = sqrt(sum of g**2 over every entry of every gradient) ({_CLIP})")
+         f"it equals the clipping with the sum of squares taken as the norm, without its square root ({_CLIP})")
 def _clipn_squared(grads, max_norm, eps=1e-6):
     total = _global_norm(grads) ** 2
     return _rescaled(grads, min(1.0, max_norm / (total + eps)), total)
 
 
 @mistake("clip_by_global_norm", "sum of the norms",
-         "it equals the clipping with the sum of the gradients' norms as the norm: the global norm is the square "
-         f"root of the sum of their squared norms, sqrt(sum_p ||g_p||**2) ({_CLIP})")
+         f"it equals the clipping with the sum of the gradients' own norms taken as the global norm ({_CLIP})")
 def _clipn_sum_of_norms(grads, max_norm, eps=1e-6):
     total = float(sum(_global_norm({name: g}) for name, g in grads.items()))
     return _rescaled(grads, min(1.0, max_norm / (total + eps)), total)
@@ -1367,14 +1327,14 @@ def _jacobian_norms(hs, W_hh, nonlinearity="tanh", *, derivative=None, factor=No
 
 
 @mistake("jacobian_product_norms", "activation derivative forgotten",
-         "it equals the norms with J_t = W_hh: each step's Jacobian is diag(phi'(a_t)) W_hh, with phi' = 1 - h_t**2 "
-         f"for tanh and 1 where h_t > 0 (else 0) for relu ({_JAC})")
+         "it equals the norms with J_t = W_hh: the nonlinearity's derivative is left out of each step's "
+         f"Jacobian ({_JAC})")
 def _jac_no_derivative(hs, W_hh, nonlinearity="tanh"):
     return _jacobian_norms(hs, W_hh, nonlinearity, derivative=lambda hs, dphi: np.ones_like(dphi))
 
 
 @mistake("jacobian_product_norms", "tanh derivative not squared",
-         f"it equals the norms with phi' = 1 - h_t: the derivative of tanh is 1 - tanh(a)**2 = 1 - h_t**2 ({_JAC})")
+         f"it equals the norms with the tanh derivative taken as 1 - h_t, not squared ({_JAC})")
 def _jac_not_squared(hs, W_hh, nonlinearity="tanh"):
     if nonlinearity != "tanh":
         raise ValueError("a tanh mistake")
@@ -1382,51 +1342,46 @@ def _jac_not_squared(hs, W_hh, nonlinearity="tanh"):
 
 
 @mistake("jacobian_product_norms", "W_hh transposed",
-         "it equals the norms with diag(phi') W_hh.T in every step: the state is a row multiplied by W_hh.T, so the "
-         f"transposes cancel and the Jacobian holds W_hh itself, J_t = diag(phi'(a_t)) W_hh ({_JAC})")
+         f"it equals the norms with W_hh transposed in every step's Jacobian ({_JAC})")
 def _jac_transposed(hs, W_hh, nonlinearity="tanh"):
     return _jacobian_norms(hs, W_hh, nonlinearity, factor=lambda d, W: d[:, None] * W.T)
 
 
 @mistake("jacobian_product_norms", "derivative scales the columns",
-         "it equals the norms with W_hh diag(phi') in every step, which scales the columns of W_hh: diag(phi') W_hh "
-         f"scales row i by phi'_i, `d[:, None] * W_hh` ({_JAC})")
+         f"it equals the norms with the derivative scaling the columns of W_hh, not its rows ({_JAC})")
 def _jac_columns(hs, W_hh, nonlinearity="tanh"):
     return _jacobian_norms(hs, W_hh, nonlinearity, factor=lambda d, W: W * d[None, :])
 
 
 @mistake("jacobian_product_norms", "product in the wrong order",
-         "it equals the norms of J_(k+1) ... J_T, the product in the wrong order: the latest step stands on the left, "
-         f"so multiply each new factor onto the right, P = P @ J_t ({_JAC})")
+         f"it equals the norms of J_(k+1) ... J_T, the product of the Jacobians in the wrong order ({_JAC})")
 def _jac_wrong_order(hs, W_hh, nonlinearity="tanh"):
     return _jacobian_norms(hs, W_hh, nonlinearity, latest_left=False)
 
 
 @mistake("jacobian_product_norms", "Frobenius norm",
-         "it equals the Frobenius norms of the products, `np.linalg.norm(P)`: the size of a Jacobian is its spectral "
-         f"norm, the largest singular value, `np.linalg.norm(P, 2)` ({_JAC})")
+         f"it equals the Frobenius norms of the products, not their spectral norms ({_JAC})")
 def _jac_frobenius(hs, W_hh, nonlinearity="tanh"):
     return _jacobian_norms(hs, W_hh, nonlinearity, order=None)
 
 
 @mistake("jacobian_product_norms", "norms of single factors",
-         "it equals ||J_(k+1)||, the norm of a single step's Jacobian: norms[k] is the norm of the whole product "
-         f"J_T J_(T-1) ... J_(k+1), so keep multiplying onto the same P ({_JAC})")
+         f"it equals ||J_(k+1)||, the norm of a single step's Jacobian, not of the whole product ({_JAC})")
 def _jac_single_factors(hs, W_hh, nonlinearity="tanh"):
     return _jacobian_norms(hs, W_hh, nonlinearity, single=True)
 
 
 @mistake("jacobian_product_norms", "stored one step late",
-         "it holds at index k the norm that belongs at k - 1 (and 1 at k = 0), an off-by-one in the lag: once J_t is "
-         f"multiplied onto the product you have dh_T/dh_(t-1), so store its norm in norms[t - 1] ({_JAC})")
+         "it holds at index k the norm that belongs at k - 1 (and 1 at k = 0), an off-by-one in the lag "
+         f"({_JAC})")
 def _jac_late(hs, W_hh, nonlinearity="tanh"):
     norms = jacobian_product_norms(hs, W_hh, nonlinearity)
     return np.concatenate([np.ones((1, norms.shape[1])), norms[:-1]])
 
 
 @mistake("jacobian_product_norms", "derivative from the previous state",
-         "it equals the norms with phi' read from h_(t-1), `hs[t - 2]`, in J_t: phi'(a_t) belongs to the state the "
-         f"step produces, h_t, which is `hs[t - 1]` ({_JAC})")
+         "it equals the norms with the derivative in J_t read from the previous state h_(t-1), not from the "
+         f"state the step produces ({_JAC})")
 def _jac_previous_state(hs, W_hh, nonlinearity="tanh"):
     return _jacobian_norms(hs, W_hh, nonlinearity, derivative=lambda hs, dphi: np.roll(dphi, 1, axis=0))
 
@@ -1443,16 +1398,14 @@ def _regime_with(W_hh, gamma, tol, size):
 
 
 @mistake("gradient_regime", "spectral radius",
-         "it equals what you get from the largest |eigenvalue| (the spectral radius): the bound uses the largest "
-         "singular value, `np.linalg.svd(W_hh, compute_uv=False)[0]` or `np.linalg.norm(W_hh, 2)`; the two differ "
-         f"for a non-normal W_hh ({_RADIUS})")
+         "it equals what you get from the spectral radius (the largest |eigenvalue|), which differs from the "
+         f"largest singular value for a non-normal W_hh ({_RADIUS})")
 def _regime_radius(W_hh, gamma=1.0, tol=1e-8):
     return _regime_with(W_hh, gamma, tol, lambda W: np.abs(np.linalg.eigvals(W)).max())
 
 
 @mistake("gradient_regime", "gamma ignored",
-         "it equals what you get with gamma = 1: r = gamma * sigma_max(W_hh), and gamma bounds |phi'| (1/4 for the "
-         f"sigmoid) ({_BOUND})")
+         f"it equals what you get with gamma = 1: the bound on |phi'| is left out ({_BOUND})")
 def _regime_no_gamma(W_hh, gamma=1.0, tol=1e-8):
     if gamma == 1:
         raise ValueError("same as the reference")
@@ -1460,38 +1413,36 @@ def _regime_no_gamma(W_hh, gamma=1.0, tol=1e-8):
 
 
 @mistake("gradient_regime", "Frobenius norm",
-         "it equals what you get from the Frobenius norm of W_hh, `np.linalg.norm(W_hh)`: the bound uses the largest "
-         f"singular value, `np.linalg.norm(W_hh, 2)` ({_BOUND})")
+         f"it equals what you get from the Frobenius norm of W_hh, not its largest singular value ({_BOUND})")
 def _regime_frobenius(W_hh, gamma=1.0, tol=1e-8):
     return _regime_with(W_hh, gamma, tol, np.linalg.norm)
 
 
 @mistake("gradient_regime", "smallest singular value",
-         "it equals what you get from the smallest singular value: `np.linalg.svd` returns them in descending order, "
-         f"so sigma_max is the first, `[0]` ({_BOUND})")
+         f"it equals what you get from the smallest singular value of W_hh, not the largest ({_BOUND})")
 def _regime_smallest(W_hh, gamma=1.0, tol=1e-8):
     return _regime_with(W_hh, gamma, tol, lambda W: np.linalg.svd(W, compute_uv=False)[-1])
 
 
 @mistake("gradient_regime", "no bounded verdict",
-         "your `regime` is \"may explode\" where r equals 1 within tol: then the products can never grow, and the "
-         f"verdict is \"bounded\" ({_BOUND})")
+         "your `regime` is \"may explode\" where r equals 1 within tol, the case in which the products can "
+         f"never grow ({_BOUND})")
 def _regime_never_bounded(W_hh, gamma=1.0, tol=1e-8):
     regime, r = gradient_regime(W_hh, gamma, tol)
     return ("may explode" if regime == "bounded" else regime), r
 
 
 @mistake("gradient_regime", "tol ignored",
-         "your `regime` compares r with 1 exactly: r within tol of 1 counts as 1 (an orthogonal W_hh has "
-         f"sigma_max = 1 only up to rounding), so \"bounded\" means 1 - tol <= r <= 1 + tol ({_BOUND})")
+         "your `regime` compares r with 1 exactly, although r within tol of 1 counts as 1 (an orthogonal W_hh "
+         f"has sigma_max = 1 only up to rounding) ({_BOUND})")
 def _regime_no_tol(W_hh, gamma=1.0, tol=1e-8):
     r = gradient_regime(W_hh, gamma, tol)[1]
     return _verdict(r, 0.0), r
 
 
 @mistake("gradient_regime", "ends of the band excluded",
-         "your `regime` leaves the ends of the band 1 - tol <= r <= 1 + tol out of \"bounded\" (with tol = 0 and "
-         f"r = 1 exactly, the verdict is \"bounded\"): vanishing is r < 1 - tol, bounded r <= 1 + tol ({_BOUND})")
+         "your `regime` leaves the ends of the band of width tol around 1 out of \"bounded\" (with tol = 0 and"
+         f" r = 1 exactly, too) ({_BOUND})")
 def _regime_strict(W_hh, gamma=1.0, tol=1e-8):
     r = gradient_regime(W_hh, gamma, tol)[1]
     return ("vanishing" if r <= 1 - tol else ("bounded" if r < 1 + tol else "may explode")), r
@@ -1538,8 +1489,7 @@ def _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonl
 
 
 @mistake("bidirectional_rnn_forward", "directions in the wrong order",
-         "it equals the output with the backward states first: out[..., :H] holds the forward direction and "
-         f"out[..., H:] the backward one, as torch orders them ({_BI})")
+         f"it equals the output with the two directions' halves in the wrong order, not torch's ({_BI})")
 def _bi_swapped(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
     out, h_n = bidirectional_rnn_forward(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity)
     H = out.shape[-1] // 2
@@ -1547,17 +1497,15 @@ def _bi_swapped(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonline
 
 
 @mistake("bidirectional_rnn_forward", "backward states not put back in time order",
-         "its backward half is in the order the backward direction read the sequence (the state after x_L first): "
-         "put the backward states back in time order with the same index array, so that out[t] = [f_t, b_t] "
-         f"({_BI})")
+         "its backward half is in the order the backward direction read the sequence (the state after x_L "
+         f"first), not in time order ({_BI})")
 def _bi_not_put_back(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
     return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity, put_back=False)
 
 
 @mistake("bidirectional_rnn_forward", "backward direction starts at the padded end",
-         "it equals the output of a backward direction that starts at the padded end T for every sequence, so a "
-         "short sequence reads its padding first: start each sequence's backward direction at its own last step L "
-         f"({_BI})")
+         "it equals the output of a backward direction that starts at the padded end T for every sequence, so "
+         f"a short sequence reads its padding first ({_BI})")
 def _bi_from_padded_end(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
     if not _padded(x, lengths):
         raise ValueError("same as the reference without padding")
@@ -1565,23 +1513,20 @@ def _bi_from_padded_end(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None,
 
 
 @mistake("bidirectional_rnn_forward", "backward direction not reversed",
-         "its backward half equals a second RNN run forward in time: the backward direction reads x_L, ..., x_1, "
-         f"from h0_bwd, so that b_t summarises x_t, ..., x_L ({_BI})")
+         f"its backward half equals a second RNN run forward in time ({_BI})")
 def _bi_not_reversed(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
     return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity, reversed_input=False)
 
 
 @mistake("bidirectional_rnn_forward", "same parameters for both directions",
-         "its backward half was computed with `params_fwd`: the two directions share no weights, so the backward one "
-         f"uses `params_bwd` ({_BI})")
+         f"its backward half was computed with `params_fwd`, the forward direction's parameters ({_BI})")
 def _bi_same_params(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
     return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity,
                           backward_params=params_fwd)
 
 
 @mistake("bidirectional_rnn_forward", "padding not zeroed",
-         "it equals the output with states at the padded steps: `out` must be zero where t >= L, as torch's padded "
-         f"output is ({_BI})")
+         f"it equals the output with states at the padded steps, where torch's padded output is zero ({_BI})")
 def _bi_padding_kept(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
     if not _padded(x, lengths):
         raise ValueError("same as the reference without padding")
@@ -1589,16 +1534,15 @@ def _bi_padding_kept(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, no
 
 
 @mistake("bidirectional_rnn_forward", "h_n backward at the last step",
-         "your `h_n[1]` is the backward state at the last real step, where the backward direction starts: it ends "
-         f"at the first step, so its final state is b_1, the backward half of out[0] ({_BI})")
+         "your `h_n[1]` is the backward state at the last real step, where the backward direction starts, not "
+         f"where it ends ({_BI})")
 def _bi_h_n_backward_last(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
     return _bidirectional(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths, nonlinearity,
                           h_n_backward_at_start=True)
 
 
 @mistake("bidirectional_rnn_forward", "h_n forward at the padded end",
-         "your `h_n[0]` is the forward state at the padded end T: take each sequence's forward state at its own last "
-         f"step, f[lengths - 1, arange(N)] ({_BI})")
+         f"your `h_n[0]` is the forward state at the padded end T, not at each sequence's own last step ({_BI})")
 def _bi_h_n_forward_padded(x, h0_fwd, h0_bwd, params_fwd, params_bwd, lengths=None, nonlinearity="tanh"):
     if not _padded(x, lengths):
         raise ValueError("same as the reference without padding")
@@ -1613,37 +1557,34 @@ def _gather(hs, steps):
 
 
 @mistake("last_valid_state", "output[-1]",
-         "it equals hs[-1], the state after the padded end T, right only for the sequences of full length: take "
-         f"each sequence's state at its own last step, hs[lengths - 1, arange(N)] ({_LAST})")
+         "it equals hs[-1], the state after the padded end T, right only for the sequences of full length "
+         f"({_LAST})")
 def _last_padded_end(hs, lengths):
     return np.asarray(hs, dtype=np.float64)[-1]
 
 
 @mistake("last_valid_state", "one step too late",
-         "it equals hs[lengths, arange(N)], one step after each sequence's end: a sequence of length L has its last "
-         f"state at index L - 1 (counting from 0) ({_LAST})")
+         f"it equals the states one step after each sequence's end ({_LAST})")
 def _last_late(hs, lengths):
     return last_valid_state(hs, np.asarray(lengths) + 1)
 
 
 @mistake("last_valid_state", "one step too early",
-         "it equals hs[lengths - 2, arange(N)], one step before each sequence's end (and hs[-1] for a sequence of "
-         f"length 1): the last state of a sequence of length L is at index L - 1 ({_LAST})")
+         "it equals the states one step before each sequence's end (and hs[-1] for a sequence of length 1) "
+         f"({_LAST})")
 def _last_early(hs, lengths):
     return _gather(hs, np.asarray(lengths) - 2)
 
 
 @mistake("last_valid_state", "time and batch indices swapped",
-         "it equals hs[arange(N), lengths - 1], with the time and batch indices swapped: hs is time-major, "
-         f"(T, N, H), so the step comes first, hs[lengths - 1, arange(N)] ({_LAST})")
+         f"it equals the states gathered with the time and batch indices swapped ({_LAST})")
 def _last_swapped(hs, lengths):
     hs = np.asarray(hs, dtype=np.float64)
     return hs[np.arange(hs.shape[1]), np.asarray(lengths) - 1]
 
 
 @mistake("last_valid_state", "one length for the whole batch",
-         "it equals hs[lengths[0] - 1], every sequence read at the first sequence's last step: each sequence has "
-         f"its own length, so gather one step per sequence, hs[lengths - 1, arange(N)] ({_LAST})")
+         f"it equals every sequence read at the first sequence's last step ({_LAST})")
 def _last_first_length(hs, lengths):
     return np.asarray(hs, dtype=np.float64)[int(np.asarray(lengths)[0]) - 1]
 
@@ -1656,37 +1597,35 @@ def _pool_parts(hs, mask):
 
 
 @mistake("masked_mean_pool", "divided by T",
-         "it equals the masked sum divided by T: a padded sequence is averaged over its own length, so divide by "
-         f"mask.sum(axis=0), the number of real steps of each sequence ({_POOL})")
+         "it equals the masked sum divided by T, the padded length, not by each sequence's own length "
+         f"({_POOL})")
 def _pool_over_T(hs, mask):
     hs, m, total = _pool_parts(hs, mask)
     return total / hs.shape[0]
 
 
 @mistake("masked_mean_pool", "mask ignored",
-         "it equals hs.mean(axis=0), the padding averaged in: sum only the real steps and divide by their number "
-         f"({_POOL})")
+         f"it equals the plain mean over time, with the padding averaged in ({_POOL})")
 def _pool_no_mask(hs, mask):
     return masked_mean_pool(hs, np.ones(np.shape(mask), dtype=bool))
 
 
 @mistake("masked_mean_pool", "sum, not mean",
-         f"it equals the masked sum over time: divide it by each sequence's number of real steps ({_POOL})")
+         f"it equals the masked sum over time, not the mean ({_POOL})")
 def _pool_sum(hs, mask):
     return _pool_parts(hs, mask)[2]
 
 
 @mistake("masked_mean_pool", "divided by every real step of the batch",
-         "it equals the masked sum divided by mask.sum(), the real steps of the whole batch: divide each sequence "
-         f"by its own count, mask.sum(axis=0)[:, None] ({_POOL})")
+         "it equals the masked sum divided by the number of real steps of the whole batch, not of each "
+         f"sequence ({_POOL})")
 def _pool_batch_count(hs, mask):
     hs, m, total = _pool_parts(hs, mask)
     return total / m.sum()
 
 
 @mistake("masked_mean_pool", "padding in the sum",
-         "it equals hs.sum(axis=0) / lengths, the padding summed in: multiply the states by the mask before "
-         f"summing ({_POOL})")
+         f"it equals the sum over every step, padding included, divided by the lengths ({_POOL})")
 def _pool_padding_summed(hs, mask):
     hs, m, _ = _pool_parts(hs, mask)
     return hs.sum(axis=0) / m.sum(axis=0)[:, None]
@@ -1712,66 +1651,58 @@ def _greedy(step_fn, h0, start_token, max_len, end_token, *, stop=True, keep_end
 
 
 @mistake("greedy_decode", "no stop at the end token",
-         "it equals the output that goes on after the end token until max_len tokens: stop right after producing "
-         f"`end_token` (and keep it) ({_GREEDY})")
+         f"it equals the output that goes on after the end token until max_len tokens ({_GREEDY})")
 def _greedy_no_stop(step_fn, h0, start_token, max_len, end_token):
     return _greedy(step_fn, h0, start_token, max_len, end_token, stop=False)
 
 
 @mistake("greedy_decode", "end token left out",
-         "it equals the output without its end token: `end_token` is part of the output (and its log-probability "
-         f"part of `logp`), so append it, then stop ({_GREEDY})")
+         "it equals the output without its end token (the end token is part of the output, and of `logp`) "
+         f"({_GREEDY})")
 def _greedy_no_end(step_fn, h0, start_token, max_len, end_token):
     return _greedy(step_fn, h0, start_token, max_len, end_token, keep_end=False)
 
 
 @mistake("greedy_decode", "stops one token late",
-         "it equals the output with one more token after the end token: test the token you have just produced, "
-         f"and stop right after `end_token` ({_GREEDY})")
+         f"it equals the output with one more token after the end token ({_GREEDY})")
 def _greedy_late_stop(step_fn, h0, start_token, max_len, end_token):
     return _greedy(step_fn, h0, start_token, max_len, end_token, late_stop=True)
 
 
 @mistake("greedy_decode", "token not fed back",
-         "it equals the output of a decoder fed `start_token` at every step: feed back the token just produced as "
-         f"the next input ({_GREEDY})")
+         f"it equals the output of a decoder fed `start_token` at every step ({_GREEDY})")
 def _greedy_no_feedback(step_fn, h0, start_token, max_len, end_token):
     return _greedy(step_fn, h0, start_token, max_len, end_token, feed_back=False)
 
 
 @mistake("greedy_decode", "state not carried",
-         "it equals the output of a decoder started from `h0` at every step: pass the state that step_fn returned "
-         f"into the next step ({_GREEDY})")
+         f"it equals the output of a decoder started from `h0` at every step ({_GREEDY})")
 def _greedy_no_state(step_fn, h0, start_token, max_len, end_token):
     return _greedy(step_fn, h0, start_token, max_len, end_token, carry=False)
 
 
 @mistake("greedy_decode", "one token too many",
-         "it equals the output with max_len + 1 tokens when no end token comes: generate at most `max_len` tokens, "
-         f"end token included ({_GREEDY})")
+         f"it equals the output with max_len + 1 tokens when no end token comes ({_GREEDY})")
 def _greedy_too_long(step_fn, h0, start_token, max_len, end_token):
     return _greedy(step_fn, h0, start_token, max_len, end_token, extra=1)
 
 
 @mistake("greedy_decode", "start token in the output",
-         "it equals the output with `start_token` in front: return only the generated tokens, without the start "
-         f"token ({_GREEDY})")
+         f"it equals the output with `start_token` in front ({_GREEDY})")
 def _greedy_with_start(step_fn, h0, start_token, max_len, end_token):
     tokens, logp = greedy_decode(step_fn, h0, start_token, max_len, end_token)
     return [start_token] + tokens, logp
 
 
 @mistake("greedy_decode", "probability, not log-probability",
-         "your `logp` is the probability of the output, the product of the token probabilities: return its log, "
-         f"the sum of the tokens' log-probabilities ({_GREEDY})")
+         f"your `logp` is the probability of the output, not its log-probability ({_GREEDY})")
 def _greedy_probability(step_fn, h0, start_token, max_len, end_token):
     tokens, logp = greedy_decode(step_fn, h0, start_token, max_len, end_token)
     return tokens, float(np.exp(logp))
 
 
 @mistake("greedy_decode", "log-probability of the last token only",
-         "your `logp` is the log-probability of the last token only: add up the log-probabilities of all the "
-         f"generated tokens, `logp += log_probs[token]` ({_GREEDY})")
+         f"your `logp` is the log-probability of the last token only, not of the whole output ({_GREEDY})")
 def _greedy_last_logp(step_fn, h0, start_token, max_len, end_token):
     return _greedy(step_fn, h0, start_token, max_len, end_token, last_only=True)
 
@@ -1809,8 +1740,8 @@ def _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0, *
 
 
 @mistake("beam_search", "no length normalisation",
-         "it equals the result ranked by the raw log-probability although alpha > 0: the score is "
-         f"logp / len(tokens)**alpha, for the choice of the best hypothesis and for the returned score ({_LENGTH})")
+         "it equals the result ranked by the raw log-probability although alpha > 0: the length normalisation "
+         f"is missing ({_LENGTH})")
 def _beam_no_norm(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
     if alpha == 0:
         raise ValueError("same as the reference")
@@ -1818,8 +1749,8 @@ def _beam_no_norm(step_fn, h0, start_token, beam_width, max_len, end_token, alph
 
 
 @mistake("beam_search", "alpha taken as 1",
-         "it equals the result ranked by the log-probability per token, logp / len(tokens), whatever alpha: divide "
-         f"by len(tokens)**alpha ({_LENGTH})")
+         "it equals the result ranked by the log-probability per token whatever alpha, as if alpha were 1 "
+         f"({_LENGTH})")
 def _beam_alpha_one(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
     if alpha == 1:
         raise ValueError("same as the reference")
@@ -1827,8 +1758,7 @@ def _beam_alpha_one(step_fn, h0, start_token, beam_width, max_len, end_token, al
 
 
 @mistake("beam_search", "start token counted in the length",
-         "it equals the result normalised by (len(tokens) + 1)**alpha, as if the start token counted: the length is "
-         f"the number of generated tokens, end token included, start token not ({_LENGTH})")
+         f"it equals the result normalised with the start token counted in the length ({_LENGTH})")
 def _beam_length_plus_one(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
     if alpha == 0:
         raise ValueError("same as the reference")
@@ -1836,30 +1766,28 @@ def _beam_length_plus_one(step_fn, h0, start_token, beam_width, max_len, end_tok
 
 
 @mistake("beam_search", "finished hypotheses extended",
-         "it equals the search in which a hypothesis that ends with `end_token` stays in the beam and is extended "
-         f"further: a finished hypothesis leaves the beam and is kept aside until the end ({_BEAM})")
+         "it equals the search in which a hypothesis that ends with `end_token` stays in the beam and is "
+         f"extended further ({_BEAM})")
 def _beam_extends_finished(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
     return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, finished_rule="extend")
 
 
 @mistake("beam_search", "finished hypotheses compete again",
-         "it equals the search in which finished hypotheses re-enter the candidates at every step and take slots of "
-         "the beam: once finished, a hypothesis is set aside for good and the beam_width slots go to live "
-         f"candidates ({_BEAM})")
+         "it equals the search in which finished hypotheses re-enter the candidates at every step and take "
+         f"slots of the beam ({_BEAM})")
 def _beam_finished_compete(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
     return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, finished_rule="compete")
 
 
 @mistake("beam_search", "finished hypotheses dropped",
-         "it equals the search in which hypotheses that end with `end_token` are thrown away: keep them in a list "
-         f"of finished hypotheses, which compete for the answer at the end ({_BEAM})")
+         f"it equals the search in which hypotheses that end with `end_token` are thrown away ({_BEAM})")
 def _beam_drops_finished(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
     return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, finished_rule="drop")
 
 
 @mistake("beam_search", "stops at the first finished hypothesis",
-         "it equals the search stopped as soon as one hypothesis finishes: go on while live hypotheses remain (and "
-         f"for at most max_len steps); a longer one may score better ({_BEAM})")
+         "it equals the search stopped as soon as one hypothesis finishes, although live hypotheses remain "
+         f"({_BEAM})")
 def _beam_stops_early(step_fn, h0, start_token, beam_width, max_len, end_token, alpha=0.0):
     return _beam(step_fn, h0, start_token, beam_width, max_len, end_token, alpha, stop_at_first=True)
 
@@ -1879,29 +1807,27 @@ def _vocab_of(itos):
 
 
 @mistake("build_vocab", "order of first appearance",
-         "it equals the vocabulary in the order the characters first appear in the text: sort them, "
-         f"itos = sorted(set(text)), so that the indices depend only on which characters occur ({_VOCAB})")
+         "it equals the vocabulary in the order the characters first appear in the text, which is not sorted "
+         f"({_VOCAB})")
 def _vocab_appearance(text):
     return _vocab_of(dict.fromkeys(text))
 
 
 @mistake("build_vocab", "ids counted from 1",
-         f"your `stoi` counts from 1: the indices are 0 .. V - 1, so that stoi[itos[i]] == i ({_VOCAB})")
+         f"your `stoi` counts from 1, so that it does not invert `itos` ({_VOCAB})")
 def _vocab_from_one(text):
     stoi, itos = build_vocab(text)
     return {c: i + 1 for c, i in stoi.items()}, itos
 
 
 @mistake("build_vocab", "characters not deduplicated",
-         "it equals the vocabulary of sorted(text), with every repeated character listed again: the vocabulary holds "
-         f"each distinct character once, sorted(set(text)) ({_VOCAB})")
+         f"it equals a vocabulary that lists every repeated character again ({_VOCAB})")
 def _vocab_repeats(text):
     return {c: i for i, c in enumerate(sorted(text))}, sorted(text)
 
 
 @mistake("build_vocab", "sorted by frequency",
-         "it equals the vocabulary sorted by how often each character occurs (as `Counter.most_common` gives it): "
-         f"sort the characters themselves, sorted(set(text)) ({_VOCAB})")
+         f"it equals the vocabulary sorted by how often each character occurs ({_VOCAB})")
 def _vocab_by_frequency(text):
     counts = {}
     for c in text:
@@ -1910,77 +1836,73 @@ def _vocab_by_frequency(text):
 
 
 @mistake("build_vocab", "words, not characters",
-         "it equals the vocabulary of the words of the text, sorted(set(text.split())): a character-level model "
-         f"has one index per distinct character, spaces and newlines included ({_VOCAB})")
+         "it equals the vocabulary of the words of the text, where a character-level model has one entry per "
+         f"distinct character ({_VOCAB})")
 def _vocab_words(text):
     return _vocab_of(sorted(set(text.split())))
 
 
 @mistake("encode", "own sorted vocabulary",
-         "it equals the ids in a sorted vocabulary of the text itself, not in the `stoi` you were given: look every "
-         f"character up in `stoi` (a model trained elsewhere comes with its own) ({_VOCAB})")
+         "it equals the ids in a sorted vocabulary built from the text itself, not in the `stoi` you were "
+         f"given ({_VOCAB})")
 def _enc_own_sorted(text, stoi):
     return encode(text, build_vocab(text)[0])
 
 
 @mistake("encode", "own vocabulary in order of appearance",
-         "it equals the ids numbered in the order the characters first appear in the text: look every character up "
-         f"in the `stoi` you were given ({_VOCAB})")
+         "it equals the ids numbered in the order the characters first appear in the text, not those of the "
+         f"`stoi` you were given ({_VOCAB})")
 def _enc_own_appearance(text, stoi):
     return np.array([_vocab_of(dict.fromkeys(text))[0][c] for c in text], dtype=np.int64)
 
 
 @mistake("encode", "ids shifted by one",
-         f"it equals stoi[c] + 1 for every character: the ids are the values of `stoi` as they are ({_VOCAB})")
+         f"it equals every id of `stoi` plus 1 ({_VOCAB})")
 def _enc_plus_one(text, stoi):
     return encode(text, stoi) + 1
 
 
 @mistake("encode", "position among the keys of stoi",
-         "it equals each character's position in the order of the keys of `stoi`: the id is the value stoi[c], "
-         f"which need not be that position ({_VOCAB})")
+         "it equals each character's position in the order of the keys of `stoi`, which need not be its id "
+         f"({_VOCAB})")
 def _enc_key_position(text, stoi):
     keys = list(stoi)
     return np.array([keys.index(c) for c in text], dtype=np.int64)
 
 
 @mistake("encode", "position in the text",
-         "it equals `text.index(c)`, where each character first occurs in the text: the id of a character is "
-         f"stoi[c] ({_VOCAB})")
+         f"it equals the position where each character first occurs in the text, not its id ({_VOCAB})")
 def _enc_text_position(text, stoi):
     return np.array([text.index(c) for c in text], dtype=np.int64)
 
 
 @mistake("decode", "joined with spaces",
-         "it equals the characters joined with spaces: decode must invert encode, so join them with nothing "
-         f"between, \"\".join(...) ({_VOCAB})")
+         f"it equals the characters joined with spaces, which encode would not give back ({_VOCAB})")
 def _dec_spaces(ids, itos):
     return " ".join(itos[i] for i in ids)
 
 
 @mistake("decode", "index one too low",
-         f"it equals itos[i - 1] for every index: the character of index i is itos[i] ({_VOCAB})")
+         f"it equals the text read with every index one too low ({_VOCAB})")
 def _dec_minus_one(ids, itos):
     return decode(np.asarray([i - 1 for i in ids], dtype=np.int64) % len(itos), itos)
 
 
 @mistake("decode", "first index dropped",
-         "it equals the text without its first character: decode every index, for i in ids; the start of `ids` is "
-         f"part of the text ({_VOCAB})")
+         f"it equals the text without its first character ({_VOCAB})")
 def _dec_first_dropped(ids, itos):
     return decode(list(ids)[1:], itos)
 
 
 @mistake("decode", "itos sorted again",
-         "it equals the text read with sorted(itos): use `itos` as it is given; a vocabulary need not be sorted, and "
-         f"sorting it again changes which character an index means ({_VOCAB})")
+         "it equals the text read with `itos` sorted again, which changes which character an index means "
+         f"({_VOCAB})")
 def _dec_sorted(ids, itos):
     return decode(ids, sorted(itos))
 
 
 @mistake("decode", "last index dropped",
-         "it equals the text without its last character: decode every index, for i in ids (an off-by-one in the "
-         f"loop's range) ({_VOCAB})")
+         f"it equals the text without its last character (an off-by-one in the loop's range) ({_VOCAB})")
 def _dec_last_dropped(ids, itos):
     return decode(list(ids)[:-1], itos)
 
@@ -2004,8 +1926,8 @@ def _sample(logits, temperature, rng, *, scaled=lambda z, tau: z / tau, normalis
 
 
 @mistake("sample_with_temperature", "temperature multiplies",
-         "it equals the draw from softmax(z * temperature): the temperature divides the scores, softmax(z / tau), "
-         f"so that a high temperature flattens the distribution ({_SAMPLE})")
+         "it equals the draw with the temperature multiplying the scores, so that a high temperature sharpens "
+         f"the distribution ({_SAMPLE})")
 def _temp_multiplies(logits, temperature, rng):
     if temperature == 1:
         raise ValueError("same as the reference")
@@ -2013,22 +1935,22 @@ def _temp_multiplies(logits, temperature, rng):
 
 
 @mistake("sample_with_temperature", "argmax",
-         "it equals the argmax of the scores, the most probable index: draw from the distribution with the uniform "
-         f"number u = rng.random() and the cumulative sum (the argmax is only the limit tau -> 0) ({_SAMPLE})")
+         "it equals the argmax of the scores, the most probable index, every time: nothing is drawn (the "
+         f"argmax is only the limit tau -> 0) ({_SAMPLE})")
 def _temp_argmax(logits, temperature, rng):
     z = np.asarray(logits, dtype=np.float64)
     return int(np.argmax(z)) if z.ndim == 1 else np.argmax(z, axis=-1).astype(np.int64)
 
 
 @mistake("sample_with_temperature", "not normalised",
-         "it equals the draw from the cumulative sum of exp(z / tau) without dividing by their sum: normalise the "
-         f"probabilities, so that the last cumulative sum is 1 ({_SAMPLE})")
+         "it equals the draw from unnormalised probabilities, whose cumulative sum does not end at 1 "
+         f"({_SAMPLE})")
 def _temp_unnormalised(logits, temperature, rng):
     return _sample(logits, temperature, rng, normalised=False)
 
 
 @mistake("sample_with_temperature", "temperature ignored",
-         f"it equals the draw from softmax(z), as if tau were 1: divide the scores by the temperature ({_SAMPLE})")
+         f"it equals the draw with the temperature ignored, as if it were 1 ({_SAMPLE})")
 def _temp_ignored(logits, temperature, rng):
     if temperature == 1:
         raise ValueError("same as the reference")
@@ -2036,8 +1958,8 @@ def _temp_ignored(logits, temperature, rng):
 
 
 @mistake("sample_with_temperature", "temperature divides the probabilities",
-         "it equals the draw from softmax(z) / tau, the probabilities divided by the temperature (which no longer "
-         f"sum to 1): divide the scores before the softmax, softmax(z / tau) ({_SAMPLE})")
+         "it equals the draw with the temperature applied to the probabilities after the softmax (which then "
+         f"no longer sum to 1), not to the scores ({_SAMPLE})")
 def _temp_divides_probs(logits, temperature, rng):
     if temperature == 1:
         raise ValueError("same as the reference")
@@ -2045,8 +1967,7 @@ def _temp_divides_probs(logits, temperature, rng):
 
 
 @mistake("sample_with_temperature", "one u for the whole batch",
-         "it equals the draws with one uniform number for every row: draw one per row, u = rng.random(N), "
-         f"in row order ({_SAMPLE})")
+         f"it equals the draws with one uniform number shared by every row ({_SAMPLE})")
 def _temp_one_u(logits, temperature, rng):
     if np.ndim(logits) != 2:
         raise ValueError("a batch mistake")
@@ -2054,8 +1975,8 @@ def _temp_one_u(logits, temperature, rng):
 
 
 @mistake("make_windows", "target overlaps the window",
-         "your `Y` starts at the last value of the window, a leak: the model is asked to forecast a value it was "
-         f"given; the targets start right after the window, Y[n] = s[n + window : n + window + horizon] ({_WINDOWS})")
+         "your `Y` starts at the last value of the window, a leak: the model is asked to forecast a value it "
+         f"was given ({_WINDOWS})")
 def _win_target_overlaps(series, window, horizon):
     X, Y = make_windows(series, window, horizon)
     s = np.asarray(series, dtype=np.float64)
@@ -2063,16 +1984,15 @@ def _win_target_overlaps(series, window, horizon):
 
 
 @mistake("make_windows", "window reversed in time",
-         "your `X` holds each window backwards, the newest value first: time runs forwards along axis 0, so that "
-         f"X[-1] is the last value seen ({_WINDOWS})")
+         f"your `X` holds each window backwards, the newest value first ({_WINDOWS})")
 def _win_reversed(series, window, horizon):
     X, Y = make_windows(series, window, horizon)
     return X[::-1], Y
 
 
 @mistake("make_windows", "window one step late",
-         "your `X` holds s[n + 1 : n + window + 1], whose last value is the first target, a leak: window n is "
-         f"s[n : n + window] ({_WINDOWS})")
+         "your `X` holds each window one step late, so that its last value is the first target, a leak "
+         f"({_WINDOWS})")
 def _win_late(series, window, horizon):
     X, Y = make_windows(series, window, horizon)
     s = np.asarray(series, dtype=np.float64)
@@ -2080,8 +2000,8 @@ def _win_late(series, window, horizon):
 
 
 @mistake("make_windows", "window one step early",
-         "your `X` holds s[n - 1 : n + window - 1] (with s[-1] in the first window, where numpy wraps round): "
-         f"window n is s[n : n + window] ({_WINDOWS})")
+         "your `X` holds each window one step early (with the series' last value in the first window, where "
+         f"numpy wraps round) ({_WINDOWS})")
 def _win_early(series, window, horizon):
     X, Y = make_windows(series, window, horizon)
     s = np.asarray(series, dtype=np.float64)
@@ -2089,8 +2009,8 @@ def _win_early(series, window, horizon):
 
 
 @mistake("make_windows", "reshaped instead of transposed",
-         "your `X` has the right shape but scrambled values: the windows stacked as rows, (N, window), were "
-         f"reshaped to (window, N, 1); transpose them instead, `.T[..., None]` ({_WINDOWS})")
+         "your `X` has the right shape but scrambled values: the windows stacked as rows were reshaped to "
+         f"(window, N, 1), which does not move time to the first axis ({_WINDOWS})")
 def _win_reshaped(series, window, horizon):
     X, Y = make_windows(series, window, horizon)
     return X[..., 0].T.reshape(X.shape), Y

@@ -106,8 +106,8 @@ def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
 def rnn_step_backward(dh_next, cache):
     """Backpropagate through one Elman step: the gradients of its inputs and parameters.
 
-    Math: da = dh_t * phi'(a_t);  dx_t = da W_ih;  dh_{t-1} = da W_hh;
-          dW_ih = da^T x_t;  dW_hh = da^T h_{t-1};  db_ih = db_hh = sum_n da
+    Math: the gradients of h_t = phi(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), eq. (rnn-step), with respect to
+          x_t, h_{t-1} and the parameters, by the chain rule through phi; see eq. (rnn-step-backward)
 
     Parameters
     ----------
@@ -186,8 +186,9 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
 def rnn_backward(dhs, cache):
     """Backpropagation through time for `rnn_forward`: gradients of the inputs, h0 and the parameters.
 
-    Math: dh_t = dhs[t] + da_{t+1} W_hh  (upstream plus carried);  da_t = dh_t * phi'(a_t);
-          dW_hh = sum_t da_t^T h_{t-1};  dW_ih = sum_t da_t^T x_t;  db = sum_t sum_n da_t;  dh0 = da_1 W_hh
+    Math: the gradients of the loss with respect to x, h0 and the parameters shared by every step of eq. (rnn-step),
+          where dL/dh_t is the upstream dhs[t] plus what step t+1 carries back; see eqs. (bptt-recursion) and
+          (bptt-param-grads)
 
     Parameters
     ----------

@@ -85,3 +85,71 @@ def test_run_student_copies_inputs_silences_warnings_and_locks_reference():
     rnncore.rnn_forward(*args)  # and unlocked again afterwards
     with pytest.raises(AssertionError, match="must be a function"):
         grading.run_student("rnn_forward", None)
+
+
+def test_ready_says_to_run_the_set_up_cell_first():
+    with pytest.raises(grading.NotReadyError, match=r"^Run the set-up cell at the top of the notebook first"):
+        grading.ready({"rnn_forward": print}, "rnn_forward")
+    assert not issubclass(grading.NotReadyError, (NameError, ImportError))
+
+
+def test_ready_names_the_function_that_is_not_defined_yet():
+    namespace = {}
+    grading.setup_done(namespace)
+    with pytest.raises(grading.NotReadyError, match=r"^`rnn_forward` is not defined yet: run the cell where you "
+                                                    r"wrote it \(above this one\) first"):
+        grading.ready(namespace, "rnn_forward")
+    with pytest.raises(grading.NotReadyError, match=r"^`rnn_backward`, `rnn_forward` are not defined yet"):
+        grading.ready(namespace, "rnn_backward", "rnn_forward")
+    namespace["rnn_forward"] = print
+    grading.ready(namespace, "rnn_forward")  # ready: no error
+
+
+def test_import_torch_explains_what_is_missing(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    with pytest.raises(grading.NotReadyError, match=r"^Part 6 needs PyTorch, which is not installed .* pip install "
+                                                    r"torch .* The other parts of the notebook need numpy only"):
+        grading.import_torch("part 6")
+
+
+def test_import_torch_returns_torch():
+    torch = pytest.importorskip("torch")
+    assert grading.import_torch("part 6") is torch
+
+
+def test_given_functions_work_for_later_chapters_but_not_for_chapter_2s_own():
+    from rnncore import _lock
+
+    (rnn_forward,) = grading.given("rnn_forward")
+    rng = np.random.default_rng(0)
+    args = (rng.standard_normal((3, 2, 4)), rng.standard_normal((2, 5)), rng.standard_normal((5, 4)),
+            rng.standard_normal((5, 5)), rng.standard_normal(5), rng.standard_normal(5))
+    expected = rnncore.rnn_forward(*args)[0]
+    with _lock.locked("rnn_tbptt"):
+        np.testing.assert_allclose(rnn_forward(*args)[0], expected)
+        assert _lock.is_locked()  # the lock is back once the given function returns
+        with pytest.raises(ReferenceLockedError):
+            rnncore.rnn_forward(*args)
+    for graded in ("rnn_forward", "rnn_step_forward", "softmax_cross_entropy"):
+        with _lock.locked(graded), pytest.raises(ReferenceLockedError, match="cannot be used while your"):
+            rnn_forward(*args)
+    with pytest.raises(ValueError, match="not one of the functions"):
+        grading.given("rnn_backward")
+
+
+def test_reference_cache_is_rnncores_cache_and_locked_while_grading():
+    from rnncore import _lock
+
+    rng = np.random.default_rng(1)
+    args = (rng.standard_normal((2, 3)), rng.standard_normal((2, 4)), rng.standard_normal((2, 4)),
+            rng.standard_normal((16, 3)), rng.standard_normal((16, 4)), rng.standard_normal(16),
+            rng.standard_normal(16))
+    cache = grading.reference_cache("lstm_step_forward", *args)
+    for got, expected in zip(cache, rnncore.lstm_step_forward(*args)[2]):
+        np.testing.assert_array_equal(got, expected)
+    with _lock.locked("lstm_step_forward"), pytest.raises(ReferenceLockedError):
+        grading.reference_cache("lstm_step_forward", *args)
+    with pytest.raises(ValueError, match="not a forward function"):
+        grading.reference_cache("lstm_step_backward", *args)

@@ -1,6 +1,7 @@
 """The catalogue of known mistakes: every entry is recognised by name, and nothing else gets a diagnosis."""
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -445,3 +446,62 @@ def test_exact_values_say_what_differs_when_no_mistake_matches():
     assert str(err.value) == "`decode`: `text` is wrong on the case by hand\n  expected: 'ban'\n  got:      'bax'"
     with pytest.raises(AssertionError, match=r"`tokens` is wrong: 1 item instead of 3$"):
         grading.check_output("greedy_decode", "tokens", [7], [1, 1, 0], {}, index=0)
+
+
+# What gives a fix away: the corrected expression or code, or an order to write it.
+_FIX_VERB = (r"add|apply|call|carry|compute|copy|decode|divide|draw|feed|fold|gather|go|honour|join|keep|look|"
+             r"multiply|normalise|pass|pick|push|put|read|restore|return|run|sort|stack|start|stop|store|sum|take|"
+             r"test|transpose|update|use|weight|split|append|generate|drop|set|pass|backpropagate|square")
+FIX_PATTERNS = {
+    "an `instead of` with code": r"instead of `",
+    "a `use ...`": r"\buse (?:`|the argument|np\.)",
+    "a `should`/`must` rule": r"\b(?:should|must) (?:be|use|become|multiply|start|stay|pass)\b",
+    "code in backticks": r"`[^`]*(?:@|np\.|\.T\b|\.sum\(|\[[^`\]]*:[^`\]]*\])[^`]*`",
+    "a formula after a comma, colon or semicolon": r"[:;,] [a-z]{2,}\([^)]*\)(?:[,;:)]|$)",
+    "an order after a comma": r", (?:add|divide|multiply|use|take|sum|apply) (?:both|by|the|it|them|each)\b",
+    "a code equality": r"==",
+    "an equation after a colon or semicolon": r"[:;][^:;]* = ",
+    "an index expression after a colon or comma": r"[:;,] [^`:;]*\b[a-z]\w*\[[^\]`]+\]",
+    "what to leave alone": r"\bas (?:they|it) (?:are|is)\b",
+    "an order after a colon or semicolon": rf"[:;] (?:so |then |and )?(?:{_FIX_VERB})\b",
+    "`so` and an order": rf"\bso (?:{_FIX_VERB}) ",
+    "the corrected expression": r"\b(?:the (?:gradient|factor|derivative|score|interval|length|ids?|indices|norm|gate)"
+                                r" (?:is|are)(?! cut| missing| left| ignored| lost)|is the sum|its gradient is|"
+                                r"it flows back as|gives back as) ",
+}
+
+
+def fix_given(message):
+    """The names of the patterns in FIX_PATTERNS that `message` matches (it gives the fix away)."""
+    return [what for what, pattern in FIX_PATTERNS.items() if re.search(pattern, message)]
+
+
+@pytest.mark.parametrize("function", sorted(CATALOGUE))
+def test_messages_name_the_mistake_and_the_section_not_the_fix(function):
+    for entry in CATALOGUE[function]:
+        assert not fix_given(entry.message), f"{function} / {entry.name}: {fix_given(entry.message)}: {entry.message}"
+        assert re.search(r"\(chapter \d, section \"[^\"]+\"\)$", entry.message), \
+            f"{function} / {entry.name} does not end with the section to reread: {entry.message}"
+
+
+@pytest.mark.parametrize("message", [  # messages of the catalogue before it stopped printing fixes
+    "it equals what you get with `h_prev @ W_hh` instead of `h_prev @ W_hh.T`: torch stores W_hh as (outputs, "
+    "inputs), so with row vectors it is used transposed",
+    "it equals the step without `b_hh`: torch has two biases, add both `b_ih` and `b_hh`",
+    "it equals the step with the logistic sigmoid where tanh belongs: use `np.tanh`",
+    "it equals the draw from softmax(z * temperature): the temperature divides the scores, softmax(z / tau), so "
+    "that a high temperature flattens the distribution",
+    "your `dh_prev` equals `da @ W_hh.T`: the forward pass computed `h_prev @ W_hh.T`, so the gradient flows back as "
+    "`da @ W_hh`",
+    "your bias gradient is the mean of `da` over the batch: the bias is added to every row, so its gradient is the "
+    "sum, `da.sum(axis=0)`",
+    "it equals the sequence started from zeros instead of from `h0`: the first step must use `h0`",
+    "it is twice the gradient: the central difference spans 2h, from x - h to x + h, so divide by `2 * h`",
+    "it equals the output that goes on after the end token until max_len tokens: stop right after producing "
+    "`end_token` (and keep it)",
+    "it equals hs[-1], the state after the padded end T, right only for the sequences of full length: take each "
+    "sequence's state at its own last step, hs[lengths - 1, arange(N)]",
+    "your `stoi` counts from 1: the indices are 0 .. V - 1, so that stoi[itos[i]] == i",
+])
+def test_the_fix_scan_catches_a_printed_fix(message):
+    assert fix_given(message), message

@@ -6,7 +6,9 @@ through `grading.run_student` (inputs copied, warnings silenced, the reference l
 (`grading.as_array`, an exact `type(...)` check, or a checking helper of the notebook's locked cells), never use
 rnncore's reference (its data sets and grading helpers are fine), and in hidden tests never print or reveal
 expected values; a hidden test cell is one hidden region under comment lines, and every graded function has a
-visible and a hidden test cell.
+visible and a hidden test cell. Every test cell starts (a hidden one: its hidden region starts) with the guard
+`from rnncore.grading import ready; ready(globals(), "<function>", ...)`, which names the graded function first, so
+that a cell run before the set-up cell or before the student's cell says what to run first.
 """
 
 import ast
@@ -25,7 +27,21 @@ def _data(name):
     """rnncore names a test cell may use: the grading helpers and the data sets (never a reference function)."""
     import rnncore.datasets
 
-    return name == "grading" or name.startswith("load_") or name in vars(rnncore.datasets)
+    return name in ("grading", "ready") or name.startswith("load_") or name in vars(rnncore.datasets)
+
+
+GUARD = re.compile(r'from rnncore\.grading import ready; ready\(globals\(\), "(?P<first>\w+)"(?:, "\w+")*\)\n')
+
+
+def guard_problems(code, function, hidden_cell):
+    """Whether the cell (its hidden region, for a hidden cell) starts with the guard that names `function` first."""
+    body = HIDDEN.findall(code)[0] if hidden_cell and HIDDEN.findall(code) else code
+    match = GUARD.match(body)
+    if not match:
+        return ["does not start with the guard `from rnncore.grading import ready; ready(globals(), ...)`"]
+    if match["first"] != function:
+        return [f"its guard names `{match['first']}` first, not the graded `{function}`"]
+    return []
 
 
 def problems(code, functions, helpers, hidden_cell):
@@ -84,6 +100,8 @@ def test_test_cell_follows_the_rules(name, grade_id):
     src, helpers, tests = _cells(name)
     code = dict(tests)[grade_id]
     found = problems(code, set(src.functions), helpers, grade_id.endswith("_hidden"))
+    function = re.match(r"test_(.+)_(?:visible|hidden)$", grade_id)[1]
+    found += guard_problems(code, function, grade_id.endswith("_hidden"))
     assert not found, f"{name}/{grade_id}: " + "; ".join(found)
 
 
@@ -107,3 +125,22 @@ def test_every_graded_function_has_a_visible_and_a_hidden_test_cell(name):
 def test_the_rules_catch_what_they_should(code, rule):
     assert any(rule in p for p in problems(code, {"rnn_forward"}, set(), "HIDDEN" in code)), problems(
         code, {"rnn_forward"}, set(), True)
+
+
+@pytest.mark.parametrize("code,hidden,rule", [
+    ("f = 'rnn_forward'\nprint('ok')", False, "does not start with the guard"),
+    ("# checks\nfrom rnncore.grading import ready; ready(globals(), 'rnn_forward')\n", False, "does not start"),
+    ('from rnncore.grading import ready; ready(globals(), "rnn_step_forward")\nx = 1\n', False, "names `rnn_step"),
+    ("# hidden\n### BEGIN HIDDEN TESTS\nx = 1\n### END HIDDEN TESTS", True, "does not start with the guard"),
+])
+def test_the_guard_rule_catches_a_missing_or_wrong_guard(code, hidden, rule):
+    assert any(rule in p for p in guard_problems(code, "rnn_forward", hidden)), guard_problems(code, "rnn_forward",
+                                                                                                 hidden)
+
+
+def test_the_guard_rule_passes_a_guarded_cell():
+    guard = 'from rnncore.grading import ready; ready(globals(), "rnn_forward", "rnn_step_forward")\n'
+    assert guard_problems(guard + "x = 1\n", "rnn_forward", False) == []
+    assert guard_problems(f"# hidden\n### BEGIN HIDDEN TESTS\n{guard}x = 1\n### END HIDDEN TESTS", "rnn_forward",
+                          True) == []
+    assert problems(guard + "print(1)", {"rnn_forward"}, set(), False) == []
