@@ -10,7 +10,8 @@ registers, for each such function:
 - its reference, with `@reference` (locked like rnncore's: it refuses to run while a student's function is graded);
 - its known mistakes, with `@mistake(function, name, message)`, each a deliberately wrong variant whose message names
   the mistake and the section to reread, never the fix (as in rnncore.mistakes);
-- the fixed cases of its visible checks, with `visible_case(function, label, **inputs)`.
+- the fixed cases of its visible checks, with `visible_case(function, label, **inputs)`;
+- the verifier's cases, with `rnncore.instructor.cases.register` as for any graded function.
 
 Students' kernels cannot import this module (the kit does not have it), so the visible checks read *numbers*
 instead: `scripts/goldens.py` evaluates the reference and every mistake on the visible cases and writes the results

@@ -7,6 +7,7 @@ work-and-span table; the assignment asks for the latter.
 
 import numpy as np
 
+from ..cases import Case, Step, register
 from . import mistake, reference, visible_case
 
 _SECTION = 'chapter 8, section "Work, span and a CPU"'
@@ -144,3 +145,16 @@ def _visible():
 
 
 _visible()
+
+
+# The verifier's cases (rnn-grade): seeded, with T = 1, lengths that are not powers of two, and no h0.
+@register("blelloch_scan", seed=20260440)
+def _blelloch_scan(rng):
+    cases = []
+    for T, rest, with_h0 in [(1, (1,), True), (2, (3,), False), (5, (2, 3), True), (8, (1,), True),
+                             (13, (2, 2), False), (64, (3,), True), (100, (2, 1), True)]:
+        a, b = rng.uniform(-1.1, 1.1, size=(T, *rest)), rng.standard_normal((T, *rest))
+        args = (a, b, rng.standard_normal(rest)) if with_h0 else (a, b)
+        label = f"T={T}, shape {(T, *rest)}" + ("" if with_h0 else ", no h0")
+        cases.append(Case(label, [Step("blelloch_scan", args=args)]))
+    return cases
