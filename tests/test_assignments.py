@@ -124,7 +124,9 @@ def _def_and_docstring(source, func):
 @pytest.mark.parametrize("name", assignments())
 def test_graded_functions_keep_rnncore_names_signatures_and_docstrings(name):
     source = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
-    package = {p.stem: p.read_text() for p in (ROOT / "rnncore").glob("*.py")}
+    from rnncore.instructor import cases
+
+    package = {str(p): p.read_text() for p in cases.reference_modules()}  # rnncore's modules and the tasks
     for cell in _solution_cells(source):
         func = ast.parse(cell.source).body[0].name
         module = next(m for m, text in package.items() if re.search(rf"^def {func}\(", text, flags=re.M))
@@ -133,9 +135,12 @@ def test_graded_functions_keep_rnncore_names_signatures_and_docstrings(name):
 
 @pytest.mark.parametrize("student,name,mistake,function", DIAGNOSED, ids=[d[0] for d in DIAGNOSED])
 def test_visible_checks_name_the_mistake(course, student, name, mistake, function):
+    from rnncore.instructor import tasks
     from rnncore.mistakes import CATALOGUE
 
-    message = next(m.message for m in CATALOGUE[function] if m.name == mistake)
+    tasks.load()
+    entries = CATALOGUE.get(function) or tasks.MISTAKES[function]
+    message = next(m.message for m in entries if m.name == mistake)
     nb = read_nb(course / "autograded" / student / name / f"{name}.ipynb")
     errors = [o for o in cell_by_id(nb, f"test_{function}_visible").outputs if o.output_type == "error"]
     assert errors, f"the visible checks of {function} did not fail for {student}"

@@ -476,9 +476,17 @@ def fix_given(message):
     return [what for what, pattern in FIX_PATTERNS.items() if re.search(pattern, message)]
 
 
-@pytest.mark.parametrize("function", sorted(CATALOGUE))
+def _all_mistakes():
+    """rnncore's catalogue and the instructor tasks' mistakes: {function: [Mistake, ...]}."""
+    from rnncore.instructor import tasks
+
+    tasks.load()
+    return {**CATALOGUE, **tasks.MISTAKES}
+
+
+@pytest.mark.parametrize("function", sorted(_all_mistakes()))
 def test_messages_name_the_mistake_and_the_section_not_the_fix(function):
-    for entry in CATALOGUE[function]:
+    for entry in _all_mistakes()[function]:
         assert not fix_given(entry.message), f"{function} / {entry.name}: {fix_given(entry.message)}: {entry.message}"
         assert re.search(r"\(chapter \d, section \"[^\"]+\"\)$", entry.message), \
             f"{function} / {entry.name} does not end with the section to reread: {entry.message}"

@@ -24,10 +24,11 @@ HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
 def _data(name):
-    """rnncore names a test cell may use: the grading helpers and the data sets (never a reference function)."""
+    """rnncore names a test cell may use: the grading helpers, the golden values and the data sets (never a reference
+    function)."""
     import rnncore.datasets
 
-    return name in ("grading", "ready") or name.startswith("load_") or name in vars(rnncore.datasets)
+    return name in ("grading", "ready", "goldens") or name.startswith("load_") or name in vars(rnncore.datasets)
 
 
 GUARD = re.compile(r'from rnncore\.grading import ready; ready\(globals\(\), "(?P<first>\w+)"(?:, "\w+")*\)\n')

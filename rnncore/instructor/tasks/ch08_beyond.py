@@ -103,7 +103,7 @@ def _scan(a, b, h0, up_swapped=False, down_swapped=False):
 
 @mistake("blelloch_scan", "up-sweep composes in the wrong order",
          "the up-sweep equals one that applies the later block of steps first: the operator is not commutative "
-         f"({_SECTION}, and eq. (scan-operator) in the section \"Linear recurrences and the parallel scan\")")
+         "(chapter 8, section \"Steps as affine maps\")")
 def _up_swapped(a, b, h0=None):
     return _scan(a, b, h0, up_swapped=True)
 
@@ -117,7 +117,7 @@ def _down_swapped(a, b, h0=None):
 
 @mistake("blelloch_scan", "h0 ignored",
          "the states equal the scan started from zeros, as if `h0` were not given "
-         "(chapter 8, section \"Linear recurrences and the parallel scan\": how h0 enters the first element)")
+         "(chapter 8, section \"Steps as affine maps\")")
 def _no_h0(a, b, h0=None):
     if h0 is None or not np.any(h0):
         raise ValueError("same as the reference")
