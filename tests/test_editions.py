@@ -57,9 +57,11 @@ def graded_functions():
 
 
 def reference_lines():
-    """{function name: answer lines of rnncore's reference} for the graded functions."""
+    """{function name: answer lines of its reference (rnncore's, or an instructor task's)} for the graded functions."""
+    from rnncore.instructor import cases
+
     graded, found = graded_functions(), {}
-    for path in (ROOT / "rnncore").glob("*.py"):
+    for path in cases.reference_modules():  # rnncore's modules, then the instructor's tasks
         source = path.read_text()
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.FunctionDef) and node.name in graded and node.name not in found:
