@@ -50,4 +50,17 @@ WRONG = [
      "mingru_forward", "weights not transposed"),
     ("mingru_no_sigmoid", "mingru_forward", [("z = sigmoid(x @ W_z.T + b_z)", "z = x @ W_z.T + b_z")],
      "mingru_forward", "no sigmoid on the gate"),
+    # Blelloch's scan (the task no page of the course edition and no rnncore function answers)
+    ("blelloch_up_swapped", "blelloch_scan",
+     [("        B[right] = A[right] * B[left] + B[right]\n        A[right] = A[left] * A[right]\n",
+       "        B[right] = A[left] * B[right] + B[left]\n        A[right] = A[left] * A[right]\n")],
+     "blelloch_scan", "up-sweep composes in the wrong order"),
+    ("blelloch_down_swapped", "blelloch_scan",
+     [("        B[right] = old_A * B[right] + old_B\n", "        B[right] = A[right] * old_B + B[right]\n")],
+     "blelloch_scan", "down-sweep composes in the wrong order"),
+    ("blelloch_exclusive", "blelloch_scan",
+     [("    hs = a * B[:T] + first  # exclusive prefix, then the step itself, applied to 0\n",
+       "    hs = B[:T].copy()\n")], "blelloch_scan", "exclusive scan returned"),
+    ("blelloch_ignores_h0", "blelloch_scan",
+     [("    if h0 is not None:\n        first[0] = a[0] * h0 + b[0]\n", "")], "blelloch_scan", "h0 ignored"),
 ]
