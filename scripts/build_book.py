@@ -138,7 +138,28 @@ def build(edition="course", root=ROOT):
     if code == 0:
         dedupe_inline_scripts(out / "html")
         add_notebook_downloads(out, cache_dir=root / "_build", edition=edition)
+        if edition == "course":
+            strip_solution_sources(out / "html")
     return code
+
+
+def strip_solution_sources(html_dir):
+    """Drop the cells tagged `solutions` from the chapter sources the course edition offers for download.
+
+    Sphinx copies each page's source into _sources/ as it is; a chapter's source holds the removed cells that compute
+    the worked answers (shown in the solutions edition only). Returns the number of sources rewritten.
+    """
+    import jupytext
+
+    changed = 0
+    for source in Path(html_dir, "_sources").rglob("*.md"):
+        nb = jupytext.read(source, fmt="md:myst")
+        kept = [cell for cell in nb.cells if "solutions" not in cell.get("metadata", {}).get("tags", [])]
+        if len(kept) < len(nb.cells):
+            nb.cells = kept
+            source.write_text(jupytext.writes(nb, fmt="md:myst"), encoding="utf-8")
+            changed += 1
+    return changed
 
 
 if __name__ == "__main__":

@@ -152,3 +152,24 @@ def test_the_leak_check_sees_a_printed_answer(built_book, solutions_book):
     """The checks above can fail: the solutions edition, read as if it were the course edition, leaks everything."""
     found = leaks(edition_lines(solutions_book))
     assert len([k for k in found if k.endswith("(reference)")]) == len(REFERENCES)
+
+
+def _solution_cells():
+    """(chapter, code) of every cell tagged `solutions` (the code behind the worked answers)."""
+    import jupytext
+
+    for path in sorted((ROOT / "book").glob("ch*.md")):
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type == "code" and "solutions" in cell.metadata.get("tags", []):
+                yield path.stem, cell.source
+
+
+def test_course_edition_holds_no_worked_answer_code(built_book):
+    """The cells that compute the worked answers are in no page or download of the course edition."""
+    cells = list(_solution_cells())
+    assert len(cells) >= 8, "every chapter's worked answers are computed in cells tagged `solutions`"
+    lines = edition_lines(built_book)
+    for chapter, code in cells:
+        own = [normal(line) for line in code.splitlines() if len(normal(line)) >= 30]
+        found = [line for line in own if line in lines]
+        assert len(found) <= 0.1 * len(own), f"{chapter}: the course edition holds its answer code: {found[:3]}"
