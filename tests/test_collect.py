@@ -223,6 +223,10 @@ def test_an_older_download_never_replaces_a_newer_graded_upload(bare, tmp_path):
     assert u.detail.startswith("older than the graded jonesbob_LATE_1002_5010_ch02_forward.ipynb "
                                "[2024-03-03 12:00:00], which is kept; --force-older grades this one instead")
     assert sub.read_text() == text and "not replaced" in "\n".join(stale.lines())
+    # downloaded again later, the zip's entry times are new: Canvas's submission id still says it is older
+    again = _zip(tmp_path / "again.zip", [("jonesbob_1002_5002_ch02_forward.ipynb", partial, (2024, 4, 1, 9, 0, 0))])
+    assert collect.collect(bare, A, again, lms="canvas").uploads[0].fate == "not replaced"
+    assert sub.read_text() == text
     forced = collect.collect(bare, A, older, lms="canvas", force_older=True)
     assert forced.uploads[0].fate == "graded" and "although older (--force-older)" in forced.uploads[0].detail
     assert sub.read_text() == partial

@@ -170,7 +170,8 @@ def _utc(moment):
 
 
 def _entries(path):
-    """[(name inside, time or None, size, read())] of what was given: an archive, a folder or one file."""
+    """([(name inside, time or None, size, read() or None)], close()) of what was given: an archive, a folder or
+    one file (read() is None for what is not a regular file)."""
     if path.is_dir():
         out = []
         for f in sorted(path.rglob("*")):
@@ -180,18 +181,18 @@ def _entries(path):
                 st = f.stat()
                 out.append((f.relative_to(path).as_posix(), _from_epoch(st.st_mtime),
                             st.st_size, f.read_bytes))
-        return out
+        return out, lambda: None
     if zipfile.is_zipfile(path):
         zf = zipfile.ZipFile(path)
         return [(i.filename, datetime.datetime(*i.date_time), i.file_size,
-                 (lambda i=i: zf.read(i))) for i in zf.infolist() if not i.is_dir()]
+                 (lambda i=i: zf.read(i))) for i in zf.infolist() if not i.is_dir()], zf.close
     if tarfile.is_tarfile(path):
         tf = tarfile.open(path)
         return [(m.name, _from_epoch(m.mtime), m.size,
-                 (lambda m=m: tf.extractfile(m).read()) if m.isfile() else None)
-                for m in tf.getmembers() if not m.isdir()]
+                  (lambda m=m: tf.extractfile(m).read()) if m.isfile() else None)
+                for m in tf.getmembers() if not m.isdir()], tf.close
     st = path.stat()
-    return [(path.name, _from_epoch(st.st_mtime), st.st_size, path.read_bytes)]
+    return [(path.name, _from_epoch(st.st_mtime), st.st_size, path.read_bytes)], lambda: None
 
 
 def _parse_time(text):
@@ -258,7 +259,7 @@ class _Matcher:
             return why
         if u.late:
             notes.append("late (Canvas _LATE_)")
-        sub_id = int(groups["sub_id"]) if groups.get("sub_id") else -1
+        sub_id = int(groups["sub_id"]) if (groups.get("sub_id") or "").isdigit() else -1
         u.order = (u.uploaded or datetime.datetime.min, sub_id, renamed, name)
         u.detail = "; ".join(notes)
         return ""
@@ -326,6 +327,19 @@ def _collect_shaped(course, assignment, path, force_older):
     return result
 
 
+def _older(upload, before):
+    """True if `upload` is older than `before` (sha256, uploaded, file), the one graded now.
+
+    Two Canvas files of one student compare by Canvas's submission id, which grows with every upload (a zip
+    downloaded again may carry new entry times); anything else by upload time.
+    """
+    if upload.order and upload.order[1] >= 0:
+        m = LMS["canvas"].match("/" + before[2])
+        if m and m["lms_id"] == upload.lms_id and int(m["sub_id"]) != upload.order[1]:
+            return upload.order[1] < int(m["sub_id"])
+    return before[1] is not None and upload.uploaded is not None and upload.uploaded < before[1]
+
+
 def _decide(course, assignment, matched, graded, force_older, result, extra=None):
     """Keep the latest upload of each student; place it unless an upload graded before is newer."""
     by_student = {}
@@ -344,18 +358,17 @@ def _decide(course, assignment, matched, graded, force_older, result, extra=None
         except Exception as exc:  # noqa: BLE001  (whatever is wrong with it, it is graded as it is: 0)
             notes.append(f"not a readable notebook ({type(exc).__name__}: {str(exc)[:80]}): graded as it is")
         before = _existing(course, assignment, student, graded)
+        older = before is not None and _older(latest, before)
         if before is not None and before[0] == latest.sha256:
             latest.fate = "graded"
             notes.append("same as the copy graded before")
-        elif (before is not None and before[1] is not None and latest.uploaded is not None
-              and latest.uploaded < before[1] and not force_older):
+        elif older and not force_older:
             latest.fate = "not replaced"
             notes.insert(0, f"older than the graded {before[2]} [{before[1]:%Y-%m-%d %H:%M:%S}], which is kept; "
                             "--force-older grades this one instead")
         else:
             latest.fate = "graded"
             if before is not None:
-                older = before[1] is not None and latest.uploaded is not None and latest.uploaded < before[1]
                 notes.append(f"replaces {before[2]}" + (f" [{before[1]:%Y-%m-%d %H:%M:%S}]" if before[1] else "")
                              + (" although older (--force-older)" if older else ""))
             _place(course, assignment, latest)
@@ -371,6 +384,25 @@ def _decide(course, assignment, matched, graded, force_older, result, extra=None
             result.lms_ids[student] = latest.lms_id
     for u in matched:
         u.data = b""
+
+
+def _read_all(entries, matcher, result):
+    """Match every entry; read the matched ones (a damaged entry is reported, the rest goes on)."""
+    for name, when, size, read in entries:
+        u = Upload(name)
+        result.uploads.append(u)
+        why = matcher.match(u, when)
+        if not why and read is None:
+            why = "not a regular file"
+        if not why and size > MAX_BYTES:
+            why = f"larger than {MAX_BYTES // 2**20} MB"
+        if why:
+            u.fate, u.detail = "not matched", why
+            continue
+        try:
+            u.data = read()
+        except Exception as exc:  # noqa: BLE001  (a damaged archive entry: reported, the rest goes on)
+            u.fate, u.detail = "not matched", f"unreadable in the archive ({exc})"[:200]
 
 
 def collect(course, assignment, path, regexp=None, lms=None, force_older=False, roster=None):
@@ -397,25 +429,14 @@ def collect(course, assignment, path, regexp=None, lms=None, force_older=False, 
     matcher = _Matcher(assignment, regexp, lms, roster or {})
     result = Collection(assignment, str(path), matcher.describe())
     try:
-        entries = _entries(path)
+        entries, close = _entries(path)
     except (zipfile.BadZipFile, tarfile.TarError, OSError) as exc:
         raise ValueError(f"collect: `--submissions` must be a readable zip, tar, folder or file; {path} is not "
                          f"({exc})") from None
-    for name, when, size, read in entries:
-        u = Upload(name)
-        result.uploads.append(u)
-        why = matcher.match(u, when)
-        if not why and read is None:
-            why = "not a regular file"
-        if not why and size > MAX_BYTES:
-            why = f"larger than {MAX_BYTES // 2**20} MB"
-        if why:
-            u.fate, u.detail = "not matched", why
-            continue
-        try:
-            u.data = read()
-        except Exception as exc:  # noqa: BLE001  (a damaged archive entry: reported, the rest goes on)
-            u.fate, u.detail = "not matched", f"unreadable in the archive ({exc})"[:200]
+    try:
+        _read_all(entries, matcher, result)
+    finally:
+        close()
     matched = [u for u in result.uploads if not u.fate]
     if lms == "canvas":  # two Canvas users with one name part: each filed as <name>_<user id>
         ids = {}
