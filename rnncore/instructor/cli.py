@@ -321,7 +321,7 @@ def build_parser():
                         "moodle: 'Full Name_id_assignsubmission_file_/file')")
     p.add_argument("--regexp", help="file-name pattern of --submissions, matched against '/' + the path inside it, "
                                     "with (?P<student_id>) and optionally (?P<file_id>), (?P<timestamp>) "
-                                    "(default: <student>_<assignment>.ipynb)")
+                                    "(without it: <student>_<assignment>.ipynb)")
     p.add_argument("--force-older", action="store_true",
                    help="grade an upload even when it is older than the one graded before")
     p.add_argument("--roster", help="CSV of students to add to nbgrader's gradebook: id, first_name, last_name, "
