@@ -92,7 +92,7 @@ def test_the_console_script(course, first_run):
     proc = subprocess.run([str(exe), A, "--course", str(course), "--students", "alice", "--no-feedback", "--quiet",
                            "--timeout", "30", "--cell-timeout", "30"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "alice" in proc.stdout and "3 submissions" in proc.stdout, proc.stdout
+    assert "alice" in proc.stdout and "3 students: 3 submissions, 0 with no submission" in proc.stdout, proc.stdout
     assert Path(first_run[0].csv[A]).read_bytes() == first_run[1]
 
 
@@ -102,12 +102,18 @@ def test_a_folder_shaped_like_submitted_is_collected(course, tmp_path):
     nbformat.write(_students(course)["alice"], folder / "dave" / A / f"{A}.ipynb")
     from rnncore.instructor import autograde, collect
 
-    assert "dave" in collect.collect(autograde.Course.load(course), A, folder)
+    col = collect.collect(autograde.Course.load(course), A, folder)
+    assert "dave" in col.students
+    assert [(u.file, u.student, u.fate) for u in col.uploads] == [(f"dave/{A}/{A}.ipynb", "dave", "graded")]
     assert (course / "submitted" / "dave" / A / f"{A}.ipynb").exists()
     for sub in ("submitted", "autograded", "feedback"):  # leave the module's course as it was
         import shutil
 
         shutil.rmtree(course / sub / "dave", ignore_errors=True)
+    import sqlite3
+
+    with sqlite3.connect(course / "verified.db") as con:
+        con.execute("DELETE FROM upload WHERE student = 'dave'")
 
 
 def test_bad_arguments_say_what_is_wrong(course, capsys):

@@ -5,14 +5,19 @@ Usage (from the course folder, the one with nbgrader_config.py)::
     rnn-grade                                  # every assignment, every submission in submitted/
     rnn-grade ch02_forward --submissions ~/Downloads/ch02.zip --workers 2
     rnn-grade ch03_bptt --students alice bob --memory-mb 4096 --timeout 60
+    rnn-grade ch02_forward --submissions submissions.zip --lms canvas --roster roster.csv
 
 For each submission: nbgrader autograde in an isolated worker (grades merged into the gradebook one at a time),
 feedback HTML (hidden tests scrubbed), and, at the same time, the verified grade (answers re-run in a sandbox and
 compared with rnncore in this process). Then one CSV per assignment in grades/ (student_id, nbgrader_score,
 verified_score, max_score, flags) and a summary table; the copy check compares every answer with rnncore and
 with every classmate's, and writes grades/<assignment>-copies.html beside the CSV (flags never change a grade).
-Running it again re-grades and replaces rows: nothing is lost or counted twice. Every limit has a documented
-default (see `rnn-grade --help` and rnncore.instructor.sandbox).
+Collecting (`--submissions`, with `--lms canvas|moodle` or `--regexp`) accounts for every file given in
+grades/<assignment>-collection.csv (graded, superseded, not replaced, not matched, and why); an upload older than
+the one graded before is not graded unless `--force-older`. Every student of the roster (nbgrader's students table,
+`--roster` imports a CSV into it) has a row, "no submission" when so; grades/<assignment>-canvas.csv and
+-moodle.csv are the LMSs' own grade-import files. Running it again re-grades and replaces rows: nothing is lost or
+counted twice. Every limit has a documented default (see `rnn-grade --help` and rnncore.instructor.sandbox).
 """
 
 import argparse
@@ -51,6 +56,8 @@ class Report:
     """What a run did: per assignment, its CSV and rows; and the timing."""
 
     csv: dict = field(default_factory=dict)  # assignment -> path
+    collections: dict = field(default_factory=dict)  # assignment -> collect.Collection (when --submissions)
+    exports: dict = field(default_factory=dict)  # assignment -> {"collection"|"canvas"|"moodle": path}
     rows: dict = field(default_factory=dict)  # assignment -> [(student, nbgrader, verified, max, flags)]
     seconds: float = 0.0
     submissions: int = 0
@@ -123,18 +130,33 @@ def _record(source, out, ledger_path):
     ledger.record(ledger_path, out.assignment, out.student, row)
 
 
-def export(course, assignment, source, csv_dir):
-    """Write grades/<assignment>.csv from the gradebook and the ledger, and the copy check's report; (path, rows).
+def export(course, assignment, source, csv_dir, canvas_id=None):
+    """Write grades/<assignment>.csv from the gradebook and the ledger, the copy check's report, and the Canvas and
+    Moodle grade-import files (<assignment>-canvas.csv, -moodle.csv); return (path, rows).
 
     The copy check runs here, once per assignment at the end of a run, over every submission the ledger holds (not
-    only this batch's), so that re-runs and runs of some students compare everyone.
+    only this batch's), so that re-runs and runs of some students compare everyone. Every student of the roster
+    (nbgrader's students table) has a row; one without a submission is flagged "no submission".
     """
     stored = ledger.rows(course.verified_db, assignment)
+    uploads = ledger.uploads(course.verified_db, assignment)
+    students = collect.roster(course)
+    present = set(course.students(assignment)) | set(stored)
     copies = similarity.check_assignment(
         {s: course.submitted / s / assignment / f"{assignment}.ipynb" for s in stored}, source,
         Path(csv_dir) / f"{assignment}-copies.html")
-    records = []
-    for student in sorted(set(course.students(assignment)) | set(stored)):
+    records, submissions = [], {}
+    for student in sorted(present | set(students)):
+        if student not in present:
+            records.append((student, None, None, source.max_score, ["no submission"]))
+            submissions[student] = "no submission"
+            continue
+        up = uploads.get(student)
+        sub = course.submitted / student / assignment / f"{assignment}.ipynb"
+        if up and sub.exists() and up["sha256"] == hashlib.sha256(sub.read_bytes()).hexdigest():
+            submissions[student] = f"{up['file']} [{up['uploaded'][:19]}]" + (" LATE" if up["late"] else "")
+        else:
+            submissions[student] = f"submitted/{student}/{assignment}"
         nb = autograde.nbgrader_scores(course, assignment, student)
         row = stored.get(student)
         scores = [s for s, _ in nb.values() if s is not None]
@@ -151,13 +173,20 @@ def export(course, assignment, source, csv_dir):
         if nb and any(s is None for s, _ in nb.values()):
             flags.append("needs manual grading in nbgrader")
         records.append((student, nbg, None if row is None else row["verified"], source.max_score, flags))
-    path = ledger.export_csv(Path(csv_dir) / f"{assignment}.csv", records)
+    path = ledger.export_csv(Path(csv_dir) / f"{assignment}.csv", records, submissions)
+    ledger.canvas_csv(Path(csv_dir) / f"{assignment}-canvas.csv", assignment, records, students, source.max_score,
+                      canvas_id)
+    ledger.moodle_csv(Path(csv_dir) / f"{assignment}-moodle.csv", assignment, records, students)
     return path, records
 
 
 def print_summary(report, out=sys.stdout, width=70):
-    """The summary table: one block per assignment."""
+    """The summary table: one block per assignment (its collection report first, when it collected)."""
     for assignment, records in report.rows.items():
+        if assignment in report.collections:
+            print(f"\n{assignment}: {report.exports[assignment]['collection']}", file=out)
+            for line in report.collections[assignment].lines():
+                print(f"  {line}", file=out)
         print(f"\n{assignment}  ({report.csv[assignment]})", file=out)
         print(f"  {'student':<24} {'nbgrader':>8} {'verified':>8} {'max':>5}  flags", file=out)
         for student, nbg, ver, mx, flags in records:
@@ -168,14 +197,22 @@ def print_summary(report, out=sys.stdout, width=70):
                   file=out)
         flagged = sum(1 for r in records if any(f.startswith("suspected") for f in r[4]))
         copied = sum(1 for r in records if any(f.startswith("copy:") for f in r[4]))
-        print(f"  {len(records)} submissions, {flagged} with suspected tampering, {copied} with copy flags", file=out)
+        missing = sum(1 for r in records if r[4] == ["no submission"])
+        print(f"  {len(records)} students: {len(records) - missing} submissions, {missing} with no submission, "
+              f"{flagged} with suspected tampering, {copied} with copy flags", file=out)
+        ex = report.exports.get(assignment, {})
+        if "canvas" in ex:
+            print(f"  LMS import files: {ex['canvas']}, {ex['moodle']}", file=out)
+        for line in ex.get("warnings", []):
+            print(f"  {line}", file=out)
     print(f"\n{report.submissions} submissions graded in {report.seconds:.1f} s (isolation: {report.isolation})",
           file=out)
 
 
 def grade(course_dir=".", assignments=None, submissions=None, regexp=None, students=None, workers=1,
           limits=None, cell_timeout=None, feedback=True, verify_on=True, autograde_on=True,
-          csv_dir=None, db_url=None, extra_hide=(), progress=True):
+          csv_dir=None, db_url=None, extra_hide=(), progress=True, lms=None, force_older=False, roster=None,
+          canvas_id=None):
     """Run the whole cycle; return a Report. The library form of `rnn-grade` (see main for the arguments)."""
     started = time.monotonic()
     limits = limits or sandbox.Limits()
@@ -186,14 +223,28 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
         raise ValueError(f"grade: `assignments` must be among {course.assignments()}, got {unknown}")
     if workers < 1:
         raise ValueError(f"grade: `workers` must be >= 1, got {workers}")
+    collect.check_pattern(regexp, lms)
+    if (lms or regexp) and submissions is None:
+        raise ValueError(f"grade: `--{'lms' if lms else 'regexp'}` says how to read `--submissions`; give "
+                         "--submissions too (got none)")
+    if lms and submissions is not None and len(names) != 1:
+        raise ValueError(f"grade: an LMS download (`--lms {lms}`) holds one assignment: name exactly one, got "
+                         f"{names}")
     sources = {a: notebook.read_source(course.source_notebook(a), a) for a in names}
+    csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"
+    if roster is not None:
+        collect.import_roster(course, roster)
+    report = Report(isolation=sandbox.isolation_mode(limits))
     if submissions is not None:
+        known = collect.roster(course)
         for a in names:
-            collect.collect(course, a, submissions, regexp)
+            col = collect.collect(course, a, submissions, regexp, lms, force_older, known)
+            collect.keep_lms_ids(course, col.lms_ids)
+            report.collections[a] = col
+            report.exports[a] = {"collection": col.write(csv_dir / f"{a}-collection.csv")}
     jobs = [(a, s) for a in names for s in course.students(a) if students is None or s in students]
     if cell_timeout is None:
         cell_timeout = int(min(limits.submission_timeout, 60))
-    report = Report(isolation=sandbox.isolation_mode(limits))
     workspace = Path(tempfile.mkdtemp(prefix="rnngrade-work-"))
     servers = None
     try:
@@ -240,12 +291,18 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
         if servers is not None:
             servers.close()
         shutil.rmtree(workspace, ignore_errors=True)
-    csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"
     for a in names:
         changed = notebook.read_source(course.source_notebook(a), a).sha256 != sources[a].sha256
         if changed:
             print(f"WARNING: {course.source_notebook(a)} changed while grading: re-run rnn-grade", file=sys.stderr)
-        report.csv[a], report.rows[a] = export(course, a, sources[a], csv_dir)
+        report.csv[a], report.rows[a] = export(course, a, sources[a], csv_dir, canvas_id)
+        ex = report.exports.setdefault(a, {})
+        ex["canvas"], ex["moodle"] = csv_dir / f"{a}-canvas.csv", csv_dir / f"{a}-moodle.csv"
+        known = collect.roster(course)
+        no_id = [s for s, *_ in report.rows[a] if not (known.get(s) or {}).get("lms_user_id")]
+        if no_id:
+            ex["warnings"] = [f"{len(no_id)} student(s) without an LMS id (the Canvas and Moodle files cannot match "
+                              f"them; add lms_user_id with --roster): {', '.join(no_id)}"]
     report.submissions = len(jobs)
     report.seconds = time.monotonic() - started
     return report
@@ -259,7 +316,18 @@ def build_parser():
     p.add_argument("assignments", nargs="*", help="assignment ids (default: every assignment of the course)")
     p.add_argument("--course", default=".", help="the course folder (holds nbgrader_config.py)")
     p.add_argument("--submissions", help="a zip, a folder of LMS files, or a folder shaped <student>/<assignment>/")
-    p.add_argument("--regexp", help="nbgrader zip_collect file-name pattern with (?P<student_id>) and (?P<file_id>)")
+    p.add_argument("--lms", choices=sorted(collect.LMS),
+                   help="read --submissions as this LMS's bulk download (canvas: name[_LATE]_userid_subid_file; "
+                        "moodle: 'Full Name_id_assignsubmission_file_/file')")
+    p.add_argument("--regexp", help="file-name pattern of --submissions, matched against '/' + the path inside it, "
+                                    "with (?P<student_id>) and optionally (?P<file_id>), (?P<timestamp>) "
+                                    "(without it: <student>_<assignment>.ipynb)")
+    p.add_argument("--force-older", action="store_true",
+                   help="grade an upload even when it is older than the one graded before")
+    p.add_argument("--roster", help="CSV of students to add to nbgrader's gradebook: id, first_name, last_name, "
+                                    "email, lms_user_id (or lms_id)")
+    p.add_argument("--canvas-assignment-id",
+                   help="Canvas's id of the assignment, for the column '<assignment> (<id>)' of the Canvas file")
     p.add_argument("--students", nargs="+", help="grade only these students")
     p.add_argument("--workers", type=int, default=1, help="submissions graded in parallel")
     p.add_argument("--cpu-seconds", type=float, default=d.cpu_seconds, help="CPU time of one sandbox process")
@@ -292,7 +360,8 @@ def main(argv=None):
                                 isolation=args.isolation)
         report = grade(args.course, args.assignments or None, args.submissions, args.regexp, args.students,
                        args.workers, limits, args.cell_timeout, not args.no_feedback, True, not args.no_autograde,
-                       args.csv_dir, args.db_url, args.hide, progress=not args.quiet)
+                       args.csv_dir, args.db_url, args.hide, progress=not args.quiet, lms=args.lms,
+                       force_older=args.force_older, roster=args.roster, canvas_id=args.canvas_assignment_id)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"rnn-grade: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,12 @@
-"""The verified grades (a small sqlite file next to the gradebook), the flags, and the CSV export for an LMS.
+"""The verified grades (a small sqlite file next to the gradebook), the flags, and the CSV exports.
 
-One row per (assignment, student), replaced on every run: re-grading never adds a second row. The CSV per
-assignment has one line per student with a submission: student_id, nbgrader_score (from the gradebook now, so
-manual grades count), verified_score, max_score and flags (" | "-separated), sorted by student id.
+Two tables, one row per (assignment, student) in each, replaced on every run: re-grading never adds a second row.
+`verification` holds the verified grade of the submission graded last; `upload` the upload it came from (its file
+name in the LMS download, sha256, the upload time the LMS gave, late or not, the LMS user id), so that a re-run with
+an older download can tell that it is older (collect.py). The CSV per assignment has one line per student of the
+roster or with a submission: student_id, nbgrader_score (from the gradebook now, so manual grades count),
+verified_score, max_score, flags (" | "-separated) and submission (the file graded and its upload time, or "no
+submission"), sorted by student id. canvas_csv and moodle_csv write the LMS's own grade-import files.
 """
 
 import csv
@@ -27,14 +31,26 @@ CREATE TABLE IF NOT EXISTS verification (
     seconds REAL,
     updated TEXT,
     PRIMARY KEY (assignment, student)
-)
+);
+CREATE TABLE IF NOT EXISTS upload (
+    assignment TEXT NOT NULL,
+    student TEXT NOT NULL,
+    file TEXT,
+    sha256 TEXT,
+    uploaded TEXT,
+    late INTEGER,
+    lms_id TEXT,
+    source TEXT,
+    collected TEXT,
+    PRIMARY KEY (assignment, student)
+);
 """
 
 
 def connect(path):
     """Open (creating) the ledger at `path`."""
     con = sqlite3.connect(str(path), timeout=60)
-    con.execute(SCHEMA)
+    con.executescript(SCHEMA)
     return con
 
 
@@ -62,6 +78,28 @@ def rows(path, assignment):
             row["flags"] = json.loads(row["flags"] or "[]")
             out[row["student"]] = row
         return out
+
+
+def record_upload(path, assignment, student, upload):
+    """Store the upload now in submitted/ for (assignment, student): file, sha256, uploaded, late, lms_id, source."""
+    import datetime
+
+    with closing(connect(path)) as con, con:
+        con.execute(
+            "INSERT OR REPLACE INTO upload VALUES (?,?,?,?,?,?,?,?,?)",
+            (assignment, student, upload.get("file"), upload.get("sha256"), upload.get("uploaded"),
+             int(bool(upload.get("late"))), upload.get("lms_id"), upload.get("source"),
+             datetime.datetime.now(datetime.timezone.utc).isoformat()))
+
+
+def uploads(path, assignment):
+    """{student: upload row dict} for one assignment."""
+    if not Path(path).exists():
+        return {}
+    with closing(connect(path)) as con:
+        cur = con.execute("SELECT * FROM upload WHERE assignment = ?", (assignment,))
+        names = [d[0] for d in cur.description]
+        return {row["student"]: row for row in (dict(zip(names, values)) for values in cur.fetchall())}
 
 
 def function_scores(nb_scores, functions):
@@ -120,13 +158,57 @@ def fmt(x):
     return "" if x is None else f"{float(x):g}"
 
 
-def export_csv(path, records):
-    """Write records [(student, nbgrader_score or None, verified or None, max_score, [flags])] sorted by student."""
+def export_csv(path, records, submissions=None):
+    """Write records [(student, nbgrader_score or None, verified or None, max_score, [flags])] sorted by student.
+
+    `submissions` {student: text} fills the last column (the file graded and its upload time, or "no submission").
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    submissions = submissions or {}
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["student_id", "nbgrader_score", "verified_score", "max_score", "flags"])
+        writer.writerow(["student_id", "nbgrader_score", "verified_score", "max_score", "flags", "submission"])
         for student, nbg, ver, mx, flags in sorted(records, key=lambda r: r[0]):
-            writer.writerow([student, fmt(nbg), fmt(ver), fmt(mx), " | ".join(flags)])
+            writer.writerow([student, fmt(nbg), fmt(ver), fmt(mx), " | ".join(flags), submissions.get(student, "")])
+    return path
+
+
+CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+MOODLE_COLUMNS = ["First name", "Last name", "ID number", "Email address"]
+
+
+def canvas_csv(path, assignment, records, roster, max_score, canvas_id=None):
+    """Canvas's gradebook import: Student ("Last, First"), ID (the roster's LMS user id), SIS User ID, SIS Login ID,
+    Section, then one column "<assignment> (<Canvas assignment id>)" (just the name when the id is not known: Canvas
+    then creates the assignment), a "Points Possible" row, and the verified score of every student of `records`
+    (blank when there is none, so that Canvas keeps its own missing/late handling).
+    """
+    column = f"{assignment} ({canvas_id})" if canvas_id else assignment
+    path = Path(path)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([*CANVAS_COLUMNS, column])
+        writer.writerow(["Points Possible", "", "", "", "", fmt(max_score)])
+        for student, _, ver, _, _ in sorted(records, key=lambda r: r[0]):
+            r = roster.get(student) or {}
+            first, last = (r.get("first_name") or "").strip(), (r.get("last_name") or "").strip()
+            name = f"{last}, {first}" if first and last else (last or first or student)
+            writer.writerow([name, r.get("lms_user_id") or "", "", "", "", fmt(ver)])
+    return path
+
+
+def moodle_csv(path, assignment, records, roster):
+    """Moodle's grade import (Grades > Import > CSV file): First name, Last name, ID number (the roster's LMS id),
+    Email address, and the verified score in a column named after the assignment; map "Email address" or "ID
+    number" to the user and the assignment column to its grade item when importing.
+    """
+    path = Path(path)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([*MOODLE_COLUMNS, assignment])
+        for student, _, ver, _, _ in sorted(records, key=lambda r: r[0]):
+            r = roster.get(student) or {}
+            writer.writerow([r.get("first_name") or "", r.get("last_name") or "", r.get("lms_user_id") or "",
+                             r.get("email") or "", fmt(ver)])
     return path
