@@ -130,3 +130,118 @@ def test_blelloch_scan_equals_the_loop_and_builds_the_tree(rng):
                 A, B = A * ap[t], ap[t] * B + bp[t]
             np.testing.assert_allclose(A_up[k], A, atol=1e-12)
             np.testing.assert_allclose(B_up[k], B, atol=1e-12)
+
+
+def test_jordan_forward_equals_the_literal_loop_and_feeds_back_the_output(rng):
+    jordan = tasks.REFERENCES["jordan_forward"]
+    for T, N, D, H, V in [(1, 1, 1, 1, 1), (5, 2, 3, 4, 3), (8, 3, 2, 3, 5)]:
+        x, y0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, V))
+        W_ih, W_yh, W_hy = rng.standard_normal((H, D)), rng.standard_normal((H, V)), rng.standard_normal((V, H))
+        b_ih, b_hh, b_y = rng.standard_normal(H), rng.standard_normal(H), rng.standard_normal(V)
+        hs, ys = jordan(x, y0, W_ih, W_yh, b_ih, b_hh, W_hy, b_y)
+        assert hs.shape == (T, N, H) and ys.shape == (T, N, V)
+        for n in range(N):  # one sequence at a time, one unit at a time
+            y_prev = y0[n]
+            for t in range(T):
+                h = [np.tanh(sum(x[t, n, d] * W_ih[i, d] for d in range(D)) + b_ih[i]
+                             + sum(y_prev[v] * W_yh[i, v] for v in range(V)) + b_hh[i]) for i in range(H)]
+                y_t = [sum(h[i] * W_hy[v, i] for i in range(H)) + b_y[v] for v in range(V)]
+                np.testing.assert_allclose(hs[t, n], h, atol=1e-12)
+                np.testing.assert_allclose(ys[t, n], y_t, atol=1e-12)
+                y_prev = np.array(y_t)
+        # with W_yh = 0 nothing is fed back: each step is a feed-forward layer of x_t
+        hs0, _ = jordan(x, y0, W_ih, 0 * W_yh, b_ih, b_hh, W_hy, b_y)
+        np.testing.assert_allclose(hs0, np.tanh(x @ W_ih.T + b_ih + b_hh), atol=1e-12)
+
+
+def _tbptt_params(rng, D, H, V):
+    return {**rnncore.init_recurrent(rng, D, H), **rnncore.init_affine(rng, H, V)}
+
+
+def test_rnn_tbptt_k1k2_gradients_are_numerical_gradients_of_each_block_loss_over_its_window(rng):
+    """Without update: block u's gradient is the numerical gradient of its mean loss, the forward pass over the
+    window [max(0, s - (k2 - k1)), e) started from the full forward pass's state (held constant)."""
+    k1k2 = tasks.REFERENCES["rnn_tbptt_k1k2"]
+    names = ["W_ih", "W_hh", "b_ih", "b_hh", "W", "b"]
+    for T, N, D, H, V, k1, k2 in [(1, 1, 2, 3, 2, 1, 3), (7, 2, 3, 4, 3, 2, 5), (9, 1, 2, 3, 4, 3, 4),
+                                  (6, 2, 2, 3, 3, 2, 2), (5, 2, 2, 3, 2, 1, 9)]:
+        x, y, h0 = rng.standard_normal((T, N, D)), rng.integers(0, V, size=(T, N)), rng.standard_normal((N, H))
+        p = _tbptt_params(rng, D, H, V)
+        losses, h_last, *grads = k1k2(x, y, h0, {k: v.copy() for k, v in p.items()}, k1, k2)
+        hs, _ = rnncore.rnn_forward(x, h0, p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"])
+        np.testing.assert_allclose(h_last, hs[-1], atol=1e-12)
+        blocks = [(s, min(s + k1, T)) for s in range(0, T, k1)]
+        assert losses.shape == (len(blocks),) and all(g.shape[0] == len(blocks) for g in grads)
+        for u, (s, e) in enumerate(blocks):
+            w = max(0, s - (k2 - k1))
+            start = hs[w - 1] if w else h0
+
+            def block_loss(q, s=s, e=e, w=w, start=start, x=x, y=y):
+                hw, _ = rnncore.rnn_forward(x[w:e], start, q["W_ih"], q["W_hh"], q["b_ih"], q["b_hh"])
+                logits, _ = rnncore.affine_forward(hw[s - w:], q["W"], q["b"])
+                return rnncore.softmax_cross_entropy(logits, y[s:e])[0]
+
+            assert losses[u] == pytest.approx(block_loss(p), abs=1e-12)
+            for name, g in zip(names, grads, strict=True):
+                q = {k: v.copy() for k, v in p.items()}
+                numeric = np.zeros_like(q[name])
+                for i in np.ndindex(q[name].shape):
+                    old = q[name][i]
+                    q[name][i] = old + 1e-6
+                    up = block_loss(q)
+                    q[name][i] = old - 1e-6
+                    down = block_loss(q)
+                    q[name][i] = old
+                    numeric[i] = (up - down) / 2e-6
+                np.testing.assert_allclose(g[u], numeric, atol=1e-7, err_msg=f"{name}, block {u}, k1={k1}, k2={k2}")
+
+
+def test_rnn_tbptt_k1k2_with_k1_equal_k2_is_rnn_tbptt_and_with_updates_recomputes_each_window(rng):
+    k1k2 = tasks.REFERENCES["rnn_tbptt_k1k2"]
+    names = ["W_ih", "W_hh", "b_ih", "b_hh", "W", "b"]
+    T, N, D, H, V = 9, 2, 3, 4, 3
+    x, y, h0 = rng.standard_normal((T, N, D)), rng.integers(0, V, size=(T, N)), rng.standard_normal((N, H))
+    p = _tbptt_params(rng, D, H, V)
+
+    def sgd(q, g):
+        for n in names:
+            q[n] = q[n] - 0.3 * g[n]
+
+    for k in [1, 2, 4, 9, 20]:  # k1 = k2 = k: rnncore's rnn_tbptt, updates included
+        seen = []
+        q1, q2 = dict(p), dict(p)
+        out = k1k2(x, y, h0, q1, k, k, update=sgd)
+        losses, h_last = rnncore.rnn_tbptt(x, y, h0, q2, k, update=lambda q, g, seen=seen: (seen.append(g), sgd(q, g)))
+        np.testing.assert_allclose(out[0], losses, atol=1e-12)
+        np.testing.assert_allclose(out[1], h_last, atol=1e-12)
+        for n, g in zip(names, out[2:], strict=True):
+            np.testing.assert_allclose(g, np.stack([s[n] for s in seen]), atol=1e-12)
+        for n in names:
+            np.testing.assert_allclose(q1[n], q2[n], atol=1e-12)
+    # k1 < k2 with updates: a literal loop that keeps every state in a list and rebuilds each window's graph
+    for k1, k2 in [(2, 5), (3, 4), (1, 3)]:
+        q_ref = dict(p)
+        out = k1k2(x, y, h0, q_ref, k1, k2, update=sgd)
+        q, states, expected_losses = dict(p), [h0], []
+        for s in range(0, T, k1):
+            e, w = min(s + k1, T), max(0, s - (k2 - k1))
+            hw, cache = rnncore.rnn_forward(x[w:e], states[w], q["W_ih"], q["W_hh"], q["b_ih"], q["b_hh"])
+            logits, oc = rnncore.affine_forward(hw, q["W"], q["b"])
+            mask = np.zeros((e - w, N), dtype=bool)
+            mask[s - w:] = True  # the block's losses only, averaged over its positions
+            loss, dlogits = rnncore.softmax_cross_entropy(logits, y[w:e], mask)
+            dhs, dW, db = rnncore.affine_backward(dlogits, oc)
+            _, _, dW_ih, dW_hh, db_ih, db_hh = rnncore.rnn_backward(dhs, cache)
+            g = dict(zip(names, [dW_ih, dW_hh, db_ih, db_hh, dW, db], strict=True))
+            u = s // k1
+            for n, got in zip(names, out[2:], strict=True):
+                np.testing.assert_allclose(got[u], g[n], atol=1e-12, err_msg=f"{n}, block {u}, k1={k1}, k2={k2}")
+            expected_losses.append(loss)
+            states[s + 1:] = list(hw[s - w:])
+            sgd(q, g)
+        np.testing.assert_allclose(out[0], expected_losses, atol=1e-12)
+        np.testing.assert_allclose(out[1], states[T], atol=1e-12)
+        for n in names:
+            np.testing.assert_allclose(q_ref[n], q[n], atol=1e-12)
+    with pytest.raises(ValueError, match="k1 <= k2"):
+        k1k2(x, y, h0, dict(p), 3, 2)

@@ -28,4 +28,15 @@ WRONG = [
      [("z = logits - logits.max(axis=-1, keepdims=True)", "z = logits")], "softmax_cross_entropy"),
     ("count_one_bias", "param_count", [("(D + H + 2)", "(D + H + 1)")], "param_count",
      "one bias"),
+    # the Jordan network (a task rnncore does not answer: its mistakes are in rnncore/instructor/tasks/ch02_forward.py)
+    ("jordan_feeds_back_hidden_state", "jordan_forward",
+     [("        y_prev = y  # the next step reads back this step's output\n", "        y_prev = h\n")],
+     "jordan_forward", "hidden state fed back"),
+    ("jordan_ignores_y0", "jordan_forward", [("y_prev = y0  #", "y_prev = np.zeros_like(y0)  #")], "jordan_forward",
+     "y0 ignored"),
+    ("jordan_returns_the_fed_back_outputs", "jordan_forward", [("        ys[t] = y\n", "        ys[t] = y_prev\n")],
+     "jordan_forward", "outputs one step late"),
+    ("jordan_W_yh_untransposed", "jordan_forward", [("y_prev @ W_yh.T", "y_prev @ W_yh")], "jordan_forward",
+     "W_yh untransposed"),
+    ("jordan_one_bias", "jordan_forward", [("+ y_prev @ W_yh.T + b_hh)", "+ y_prev @ W_yh.T)")], "jordan_forward"),
 ]

@@ -64,4 +64,18 @@ WRONG = [
       ("rnn_backward(dhs, cache)", "rnn_backward(np.concatenate([np.zeros((start,) + dhs.shape[1:]), dhs]), cache)")],
      "rnn_tbptt", "gradient flows across chunks"),
     ("tbptt_drops_short_last_chunk", "rnn_tbptt", [("range(0, T, k)", "range(0, T - k + 1, k)")], "rnn_tbptt"),
+    # TBPTT(k1, k2) (a task rnncore does not answer: its mistakes are in rnncore/instructor/tasks/ch03_bptt.py)
+    ("k1k2_ignores_k2", "rnn_tbptt_k1k2", [("w = max(0, s - (k2 - k1))", "w = s")], "rnn_tbptt_k1k2", "k2 ignored"),
+    ("k1k2_counts_the_window_losses", "rnn_tbptt_k1k2",
+     [("affine_forward(hs[s - w:], ", "affine_forward(hs, "),
+      ("softmax_cross_entropy(logits, y[s:e])", "softmax_cross_entropy(logits, y[w:e])"),
+      ("dhs[s - w:] = dh_block", "dhs[:] = dh_block")], "rnn_tbptt_k1k2", "window losses"),
+    ("k1k2_window_one_step_short", "rnn_tbptt_k1k2",
+     [("w = max(0, s - (k2 - k1))", "w = max(0, s - (k2 - k1) + 1)")], "rnn_tbptt_k1k2", "window one step short"),
+    ("k1k2_windows_from_h0", "rnn_tbptt_k1k2", [("rnn_forward(x[w:e], states[w], ", "rnn_forward(x[w:e], h0, ")],
+     "rnn_tbptt_k1k2", "windows start from h0"),
+    ("k1k2_no_truncation", "rnn_tbptt_k1k2", [("w = max(0, s - (k2 - k1))", "w = 0")], "rnn_tbptt_k1k2",
+     "backward through the whole past"),
+    ("k1k2_last_window_ends_k2_back", "rnn_tbptt_k1k2", [("w = max(0, s - (k2 - k1))", "w = max(0, e - k2)")],
+     "rnn_tbptt_k1k2"),
 ]
