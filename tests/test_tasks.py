@@ -245,3 +245,46 @@ def test_rnn_tbptt_k1k2_with_k1_equal_k2_is_rnn_tbptt_and_with_updates_recompute
             np.testing.assert_allclose(q_ref[n], q[n], atol=1e-12)
     with pytest.raises(ValueError, match="k1 <= k2"):
         k1k2(x, y, h0, dict(p), 3, 2)
+
+
+def test_jacobian_norm_bounds_equal_the_loop_and_bound_the_measured_norms(rng):
+    bounds_of = tasks.REFERENCES["jacobian_norm_bounds"]
+    for T, N, H, nonlinearity, scale in [(1, 1, 1, "tanh", 1.0), (6, 3, 4, "tanh", 2.0), (9, 2, 5, "relu", 1.0),
+                                         (25, 4, 3, "tanh", 0.5), (12, 3, 6, "relu", 1.5)]:
+        a = scale * rng.standard_normal((T, N, H))
+        hs = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+        W_hh = rng.standard_normal((H, H)) * scale / np.sqrt(H)
+        got = bounds_of(hs, W_hh, nonlinearity)
+        assert got.shape == (T + 1, N)
+        sigma = np.linalg.svd(W_hh, compute_uv=False)[0]
+        for n in range(N):
+            for k in range(T + 1):
+                bound = 1.0
+                for j in range(k + 1, T + 1):  # steps k+1..T; hs[j - 1] is h_j
+                    slopes = [1 - hs[j - 1, n, i] ** 2 if nonlinearity == "tanh" else float(hs[j - 1, n, i] > 0)
+                              for i in range(H)]
+                    bound *= max(abs(s) for s in slopes) * sigma
+                assert got[k, n] == pytest.approx(bound, rel=1e-12, abs=1e-300)
+        measured = rnncore.jacobian_product_norms(hs, W_hh, nonlinearity)
+        assert np.all(measured <= got * (1 + 1e-10) + 1e-300)
+        assert np.all(got <= sigma ** np.arange(T, -1, -1)[:, None] * (1 + 1e-10))
+
+
+def test_cifg_step_backward_equals_torch_autograd(rng):
+    torch = pytest.importorskip("torch")
+    backward = tasks.REFERENCES["cifg_step_backward"]
+    for N, D, H in [(1, 1, 1), (3, 4, 5), (2, 1, 3)]:
+        inputs = [rng.standard_normal(shape) for shape in [(N, D), (N, H), (N, H), (3 * H, D), (3 * H, H),
+                                                           (3 * H,), (3 * H,)]]
+        dh_next, dc_next = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+        x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh = (torch.tensor(v, requires_grad=True) for v in inputs)
+        a = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh
+        f, g, o = torch.sigmoid(a[:, :H]), torch.tanh(a[:, H:2 * H]), torch.sigmoid(a[:, 2 * H:])
+        c = f * c_prev + (1 - f) * g
+        h = o * torch.tanh(c)
+        torch.autograd.backward([h, c], [torch.from_numpy(dh_next), torch.from_numpy(dc_next)])
+        got = backward(dh_next, dc_next, *inputs)
+        want = [v.grad.numpy() for v in (x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh)]
+        assert len(got) == 7
+        for ours, theirs in zip(got, want, strict=True):
+            np.testing.assert_allclose(ours, theirs, atol=1e-12)
