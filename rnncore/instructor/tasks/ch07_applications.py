@@ -120,11 +120,18 @@ def _ascending(logits, temperature, top_p, u):
     return _draw(q, u), q
 
 
+@mistake("sample_top_p", "nothing cut",
+         f"the distribution equals the whole tempered distribution, as if top_p were 1 ({_SECTION})")
+def _nothing_cut(logits, temperature, top_p, u):
+    q = _tempered(logits, temperature)
+    return _draw(q, u), q
+
+
 def _visible():
-    visible_case("sample_top_p", "p = [0.1, 0.4, 0.2, 0.3], temperature 1, top_p 0.75, u = 0.5",
-                 logits=np.log(np.array([0.1, 0.4, 0.2, 0.3])), temperature=1.0, top_p=0.75, u=0.5)
-    visible_case("sample_top_p", "p = [0.05, 0.15, 0.5, 0.3] at temperature 2, top_p 0.7, u = 0.9",
-                 logits=np.log(np.array([0.05, 0.15, 0.5, 0.3])), temperature=2.0, top_p=0.7, u=0.9)
+    visible_case("sample_top_p", "p = [0.1, 0.4, 0.2, 0.3], temperature 1, top_p 0.55, u = 0.5",
+                 logits=np.log(np.array([0.1, 0.4, 0.2, 0.3])), temperature=1.0, top_p=0.55, u=0.5)
+    visible_case("sample_top_p", "p = [0.15, 0.7, 0.05, 0.1] at temperature 4, top_p 0.65, u = 0.5",
+                 logits=np.log(np.array([0.15, 0.7, 0.05, 0.1])), temperature=4.0, top_p=0.65, u=0.5)
     visible_case("sample_top_p", "logits [2, 1, 0, -1, 3], temperature 0.5, top_p 0.9, u = 0.3",
                  logits=np.array([2.0, 1.0, 0.0, -1.0, 3.0]), temperature=0.5, top_p=0.9, u=0.3)
 
