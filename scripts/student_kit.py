@@ -7,7 +7,7 @@
 - `wheels/rnncore-<version>-py3-none-any.whl`: rnncore without its instructor tools, which is what the set-up
   cells and the visible checks import (the reference functions stay locked while a student's answer is checked);
 - `requirements.txt` (numpy, Jupyter and the wheel) and `requirements-torch.txt` (torch, for the notebooks that
-  train a torch model: chapter 7's part 6);
+  train a torch model: chapter 7's part 7);
 - `START.md`: one page on how to start.
 
 The wheel is built from a copy of rnncore/ that leaves out rnncore/instructor/ (the grading tools: they name the

@@ -288,3 +288,61 @@ def test_cifg_step_backward_equals_torch_autograd(rng):
         assert len(got) == 7
         for ours, theirs in zip(got, want, strict=True):
             np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+def test_scheduled_sampling_loss_equals_a_literal_loop_and_its_limits(rng):
+    """Against a loop written from the equations (one example at a time), and epsilon = 0 / 1 against teacher
+    forcing and rnncore.greedy_decode run for K steps (an end token that is never predicted)."""
+    f = tasks.REFERENCES["scheduled_sampling_loss"]
+    for V, H, K in [(2, 1, 1), (3, 2, 5), (5, 4, 9), (7, 3, 16)]:
+        params = {"E": rng.standard_normal((V + 1, H)), "W_hh": rng.standard_normal((H, H)),
+                  "b_h": rng.standard_normal(H), "W_hy": 2 * rng.standard_normal((V, H)),
+                  "b_y": rng.standard_normal(V)}
+        s0, targets, u = rng.standard_normal(H), rng.integers(0, V, K), rng.random(K - 1)
+
+        def step(token, s, p=params):
+            s = np.tanh(p["E"][token] + p["W_hh"] @ s + p["b_h"])
+            z = p["W_hy"] @ s + p["b_y"]
+            return z - np.log(np.sum(np.exp(z))), s
+
+        for epsilon in (0.0, 0.3, 0.7, 1.0):
+            s, x, total, inputs = s0, V, 0.0, []
+            for k in range(K):
+                if k > 0:
+                    x = int(np.argmax(logp)) if u[k - 1] < epsilon else int(targets[k - 1])  # noqa: F821
+                inputs.append(x)
+                logp, s = step(x, s)
+                total -= logp[targets[k]]
+            loss, got = f(params, s0, V, targets, u, epsilon)
+            assert np.isclose(loss, total / K, rtol=1e-12) and got.tolist() == inputs and got.dtype == np.int64
+        greedy, _ = rnncore.greedy_decode(lambda t, s: step(t, s), s0, V, K, V + 7)
+        assert f(params, s0, V, targets, u, 1.0)[1].tolist() == [V, *greedy[:-1]]
+        assert f(params, s0, V, targets, u, 0.0)[1].tolist() == [V, *targets[:-1].tolist()]
+
+
+def test_sample_top_p_equals_a_literal_nucleus_and_its_limits(rng):
+    """Against a nucleus built by sorting and adding one token at a time, and top_p = 1 against
+    rnncore.sample_with_temperature with the same uniform number."""
+    f = tasks.REFERENCES["sample_top_p"]
+    for V in [1, 2, 5, 12, 40]:
+        for tau, top_p in [(1.0, 0.5), (0.5, 0.9), (2.0, 0.3), (1.0, 1e-3)]:
+            logits = 2 * rng.standard_normal(V)
+            p = np.exp(logits / tau) / np.exp(logits / tau).sum()
+            kept, mass = [], 0.0
+            for i in sorted(range(V), key=lambda i: (-p[i], i)):
+                kept.append(i)
+                mass += p[i]
+                if mass >= top_p:
+                    break
+            q = np.zeros(V)
+            q[kept] = p[kept] / p[kept].sum()
+            for u in rng.random(5):
+                sample, probs = f(logits, tau, top_p, u)
+                np.testing.assert_allclose(probs, q, atol=1e-12)
+                assert isinstance(sample, int) and sample == next(i for i in range(V) if u < q[: i + 1].sum()
+                                                                   or i == V - 1)
+        logits = rng.standard_normal(V)
+        for seed in range(10):
+            u = np.random.default_rng(seed).random()
+            assert f(logits, 0.8, 1.0, u)[0] == rnncore.sample_with_temperature(logits, 0.8,
+                                                                                np.random.default_rng(seed))

@@ -92,4 +92,35 @@ WRONG = [
      "beam_search"),
     ("beam_stops_at_first_finished", "beam_search", [("        if not live:\n", "        if not live or finished:\n")],
      "beam_search", "stops at the first finished hypothesis"),
+    # scheduled_sampling_loss: the coin read the wrong way round; the coins ignored (teacher forcing); the loss summed;
+    # predictions taken from a separate teacher-forced pass; each step scored against the token read next; the state
+    # restarted from s0 at every step (no known mistake: the checks only say the numbers are wrong)
+    ("scheduled_coin_reversed", "scheduled_sampling_loss", [("if u[k] < epsilon else", "if u[k] >= epsilon else")],
+     "scheduled_sampling_loss", "coin reversed"),
+    ("scheduled_coins_ignored", "scheduled_sampling_loss",
+     [("token = int(np.argmax(log_p)) if u[k] < epsilon else int(targets[k])", "token = int(targets[k])")],
+     "scheduled_sampling_loss", "coins ignored"),
+    ("scheduled_loss_summed", "scheduled_sampling_loss", [("return total / K, inputs", "return total, inputs")],
+     "scheduled_sampling_loss", "loss summed"),
+    ("scheduled_predictions_from_teacher_forcing", "scheduled_sampling_loss",
+     [("    token, total = start_token, 0.0\n",
+       "    tf_pred, s_tf = [], np.asarray(s0, dtype=np.float64)\n"
+       "    for k in range(K):  # one teacher-forced pass first, for the predictions\n"
+       "        x = start_token if k == 0 else int(targets[k - 1])\n"
+       "        s_tf = np.tanh(E[x] + s_tf @ W_hh.T + b_h)\n"
+       "        tf_pred.append(int(np.argmax(s_tf @ W_hy.T + b_y)))\n"
+       "    token, total = start_token, 0.0\n"),
+      ("int(np.argmax(log_p)) if u[k] < epsilon", "tf_pred[k] if u[k] < epsilon")],
+     "scheduled_sampling_loss", "predictions of a teacher-forced pass"),
+    ("scheduled_scores_the_next_input", "scheduled_sampling_loss",
+     [("        total -= log_p[targets[k]]\n"
+       "        if k + 1 < K:  # the coin u[k] chooses what step k + 1 reads\n"
+       "            token = int(np.argmax(log_p)) if u[k] < epsilon else int(targets[k])\n",
+       "        if k + 1 < K:  # the coin u[k] chooses what step k + 1 reads\n"
+       "            token = int(np.argmax(log_p)) if u[k] < epsilon else int(targets[k])\n"
+       "        total -= log_p[token if k + 1 < K else targets[k]]  # the token read next is the target\n")],
+     "scheduled_sampling_loss", "loss scored against the tokens read next"),
+    ("scheduled_state_restarts", "scheduled_sampling_loss",
+     [("        s = np.tanh(E[token] + s @ W_hh.T + b_h)", "        s = np.tanh(E[token] + s0 @ W_hh.T + b_h)")],
+     "scheduled_sampling_loss"),
 ]

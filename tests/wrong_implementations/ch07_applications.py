@@ -61,6 +61,33 @@ WRONG = [
     ("sample_no_max_shift", "sample_with_temperature",
      [("    z = z - z.max(axis=-1, keepdims=True)  # the largest score becomes 0: exp cannot overflow\n", "")],
      "sample_with_temperature"),
+    # sample_top_p: the nucleus stops before the token that crosses top_p; not renormalised; the nucleus chosen at
+    # temperature 1; the inverse CDF walked in order of probability; the least probable tokens kept; the draw from
+    # the whole distribution
+    ("top_p_without_the_crossing_token", "sample_top_p",
+     [("mass_before = np.cumsum(p[ranked]) - p[ranked]", "mass_before = np.cumsum(p[ranked])"),
+      ("nucleus = ranked[mass_before < top_p]", "nucleus = ranked[:max(1, int((mass_before <= top_p).sum()))]")],
+     "sample_top_p", "nucleus stops before the crossing token"),
+    ("top_p_not_renormalised", "sample_top_p",
+     [("probs[nucleus] = p[nucleus] / p[nucleus].sum()", "probs[nucleus] = p[nucleus]")], "sample_top_p",
+     "not renormalised"),
+    ("top_p_temperature_after_the_cut", "sample_top_p",
+     [("    ranked = np.argsort(-p, kind=\"stable\")",
+       "    p1 = np.exp(z * temperature - (z * temperature).max())\n"
+       "    p1 = p1 / p1.sum()  # the nucleus of the model's own distribution, then the temperature\n"
+       "    ranked = np.argsort(-p1, kind=\"stable\")"),
+      ("mass_before = np.cumsum(p[ranked]) - p[ranked]", "mass_before = np.cumsum(p1[ranked]) - p1[ranked]")],
+     "sample_top_p", "temperature applied after the cut"),
+    ("top_p_draw_in_ranked_order", "sample_top_p",
+     [("    c = np.cumsum(probs)\n    return int(min((c <= u).sum(), len(p) - 1)), probs",
+       "    c = np.cumsum(probs[ranked])  # walk the tokens from the most probable\n"
+       "    return int(ranked[min((c <= u).sum(), len(p) - 1)]), probs")],
+     "sample_top_p", "inverse CDF in order of probability"),
+    ("top_p_least_probable_first", "sample_top_p",
+     [("ranked = np.argsort(-p, kind=\"stable\")", "ranked = np.argsort(p, kind=\"stable\")")], "sample_top_p",
+     "least probable tokens kept"),
+    ("top_p_ignored", "sample_top_p", [("nucleus = ranked[mass_before < top_p]", "nucleus = ranked")],
+     "sample_top_p", "nothing cut"),
     # make_windows: the target overlaps the window (leakage); batch-major inputs
     ("windows_target_overlaps_input", "make_windows",
      [("Y[n] = series[n + window : n + window + horizon]",
