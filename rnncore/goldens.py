@@ -31,16 +31,16 @@ class Case(NamedTuple):
     known: tuple  # ((message, outputs), ...) of the known mistakes that differ from the reference here
 
 
-def encode(value):
+def to_json(value):
     """A JSON-able form of an input or output: arrays keep their dtype and shape, tuples stay tuples."""
     if isinstance(value, np.ndarray):
         return {"array": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
     if isinstance(value, tuple):
-        return {"tuple": [encode(v) for v in value]}
+        return {"tuple": [to_json(v) for v in value]}
     if isinstance(value, list):
-        return [encode(v) for v in value]
+        return [to_json(v) for v in value]
     if isinstance(value, dict):
-        return {"dict": {str(k): encode(v) for k, v in value.items()}}
+        return {"dict": {str(k): to_json(v) for k, v in value.items()}}
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -48,16 +48,16 @@ def encode(value):
     raise TypeError(f"goldens can hold arrays, numbers, strings, None, tuples, lists and dicts; got {type(value)}")
 
 
-def decode(value):
-    """The inverse of `encode`."""
+def from_json(value):
+    """The inverse of `to_json`."""
     if isinstance(value, dict):
         if "array" in value:
             return np.array(value["array"], dtype=value["dtype"]).reshape(value["shape"])
         if "tuple" in value:
-            return tuple(decode(v) for v in value["tuple"])
-        return {k: decode(v) for k, v in value["dict"].items()}
+            return tuple(from_json(v) for v in value["tuple"])
+        return {k: from_json(v) for k, v in value["dict"].items()}
     if isinstance(value, list):
-        return [decode(v) for v in value]
+        return [from_json(v) for v in value]
     return value
 
 
@@ -75,8 +75,8 @@ def case(function, label):
     if label not in cases:
         raise KeyError(f"`{function}` has no golden case {label!r}; it has {', '.join(map(repr, cases))}")
     entry = cases[label]
-    known = tuple((m["message"], decode(m["outputs"])) for m in entry["known"])
-    return Case(function, label, decode(entry["inputs"]), decode(entry["expected"]), known)
+    known = tuple((m["message"], from_json(m["outputs"])) for m in entry["known"])
+    return Case(function, label, from_json(entry["inputs"]), from_json(entry["expected"]), known)
 
 
 def _close(got, want, atol, rtol):

@@ -29,7 +29,7 @@ def _differs(a, b):
         try:
             x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         except (TypeError, ValueError):
-            if goldens.encode(x) != goldens.encode(y):
+            if goldens.to_json(x) != goldens.to_json(y):
                 return True
             continue
         if x.shape != y.shape or not np.allclose(x, y, atol=1e-8, rtol=1e-6):
@@ -54,8 +54,8 @@ def table():
                 except ValueError:  # the mistake makes no difference on this case (as in rnncore.mistakes)
                     continue
                 if _differs(got, expected):
-                    known.append({"name": entry.name, "message": entry.message, "outputs": goldens.encode(got)})
-            out[function][case.label] = {"inputs": goldens.encode(case.inputs), "expected": goldens.encode(expected),
+                    known.append({"name": entry.name, "message": entry.message, "outputs": goldens.to_json(got)})
+            out[function][case.label] = {"inputs": goldens.to_json(case.inputs), "expected": goldens.to_json(expected),
                                          "known": known}
     return out
 
