@@ -17,6 +17,15 @@ from nbformat.v4 import new_markdown_cell
 from rnncore.instructor import autograde, cli, ledger, sandbox
 
 A = "ch02_forward"
+# The autograded points of the assignment (every test cell of its source notebook); the test class adds 2 manual points.
+_SOURCE = nbformat.read(ROOT / "solutions" / A / f"{A}.ipynb", as_version=4)
+FULL = sum(c.metadata["nbgrader"].get("points", 0) for c in _SOURCE.cells
+           if c.metadata.get("nbgrader", {}).get("grade"))
+
+
+def _n(x):
+    """A score as the CSV writes it: an integer without a decimal point, else one decimal."""
+    return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
 BUDGET = 5  # seconds: the sandbox's budget, and so nbgrader's cell timeout
 
 
@@ -97,7 +106,8 @@ def test_an_honest_mistake_keeps_the_visible_point_and_is_not_tampering(graded):
     course, report = graded
     rows = _csv(report.csv[A])
     bob = rows["bob"]
-    assert (bob["nbgrader_score"], bob["verified_score"], bob["max_score"]) == ("11", "11", "15"), bob
+    scores = (bob["nbgrader_score"], bob["verified_score"], bob["max_score"])
+    assert scores == (_n(FULL - 2), _n(FULL - 2), _n(FULL + 2)), bob
     assert "suspected tampering" not in bob["flags"], bob["flags"]
     cells = ledger.rows(course / "verified.db", A)["bob"]
     fn = next(f for f in cells["functions"] if f["function"] == "rnn_forward")
@@ -108,7 +118,7 @@ def test_an_honest_mistake_keeps_the_visible_point_and_is_not_tampering(graded):
 def test_tampering_is_still_flagged(graded):
     course, report = graded
     mallory = _csv(report.csv[A])["mallory"]
-    assert float(mallory["nbgrader_score"]) > float(mallory["verified_score"]) == 10, mallory
+    assert float(mallory["nbgrader_score"]) > float(mallory["verified_score"]) == FULL - 3, mallory
     assert "suspected tampering: `test_rnn_forward_" in mallory["flags"], mallory["flags"]
 
 
@@ -118,30 +128,33 @@ def test_the_feedback_shows_the_exported_autograde_total(graded):
     for student in ("alice", "bob", "mallory", "hugo"):
         got, out_of = _feedback_total(course, student)
         assert got == float(rows[student]["verified_score"]) + float(rows[student]["manual"] or 0), student
-        assert out_of == float(rows[student]["max_score"]) == 15
+        assert out_of == float(rows[student]["max_score"]) == FULL + 2
 
 
 def test_late_penalty_extension_manual_points_and_an_override_kept_across_reruns(graded):
     course, report = graded
     rows = _csv(report.csv[A])
-    assert (rows["late"]["late_days"], rows["late"]["penalty"], rows["late"]["final"]) == ("2", "2.6", "10.4")
-    assert (rows["ext"]["late_days"], rows["ext"]["penalty"], rows["ext"]["final"]) == ("0", "0", "13")
-    assert (rows["alice"]["late_days"], rows["alice"]["final"]) == ("0", "13")
+    late = (rows["late"]["late_days"], rows["late"]["penalty"], rows["late"]["final"])
+    assert late == ("2", _n(0.2 * FULL), _n(0.8 * FULL))  # 10% a day
+    assert (rows["ext"]["late_days"], rows["ext"]["penalty"], rows["ext"]["final"]) == ("0", "0", _n(FULL))
+    assert (rows["alice"]["late_days"], rows["alice"]["final"]) == ("0", _n(FULL))
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         gb.find_grade("explain", A, A, "alice").manual_score = 2
         gb.db.commit()
-    assert cli.main(["--course", str(course), "--override", "bob", A, "14", "--reason", "regrade request #12"]) == 0
+    override = ["--override", "bob", A, _n(FULL - 1), "--reason", "regrade request #12"]
+    assert cli.main(["--course", str(course), *override]) == 0
     rows = _csv(course / "grades" / f"{A}.csv")
-    assert (rows["alice"]["manual"], rows["alice"]["final"]) == ("2", "15")
-    assert (rows["bob"]["override"], rows["bob"]["final"]) == ("14", "14")
+    assert (rows["alice"]["manual"], rows["alice"]["final"]) == ("2", _n(FULL + 2))
+    assert (rows["bob"]["override"], rows["bob"]["final"]) == (_n(FULL - 1), _n(FULL - 1))
     assert "14 by " in rows["bob"]["override_log"] and "regrade request #12" in rows["bob"]["override_log"]
     again = cli.grade(course, [A], students=["bob"], limits=sandbox.Limits(step_timeout=BUDGET), progress=False)
     rows = _csv(again.csv[A])
-    assert (rows["bob"]["verified_score"], rows["bob"]["final"]) == ("11", "14")
+    assert (rows["bob"]["verified_score"], rows["bob"]["final"]) == (_n(FULL - 2), _n(FULL - 1))
     canvas = (course / "grades" / f"{A}-canvas.csv").read_text().splitlines()
-    assert canvas[1].endswith(",15") and any(line.endswith(",14") for line in canvas[2:]), canvas
+    assert canvas[1].endswith(f",{_n(FULL + 2)}"), canvas
+    assert any(line.endswith(f",{_n(FULL - 1)}") for line in canvas[2:]), canvas
 
 
 def test_a_50_mb_print_is_capped_in_the_feedback(graded):
@@ -158,5 +171,5 @@ def test_an_answer_that_never_returns_costs_one_budget(graded):
     not_run = [c for c in nb.cells if any(o.get("ename") == "NotRun" for o in c.get("outputs", []))]
     assert len(timed_out) == 1 and not_run, (len(timed_out), len(not_run))
     rows = _csv(report.csv[A])
-    assert rows["hugo"]["verified_score"] == "10"  # rnn_step_forward loses its 3 points, every other function counts
+    assert rows["hugo"]["verified_score"] == _n(FULL - 3)  # rnn_step_forward loses its 3 points, the rest count
     assert "suspected tampering" not in rows["hugo"]["flags"]
