@@ -16,3 +16,11 @@ def make_course(tmp, names=None):
         shutil.copytree(ROOT / "solutions" / name, tmp / "solutions" / name)
         autograde._generate(tmp, f"sqlite:///{tmp / 'gradebook.db'}", name, "make_course")
     return tmp
+
+
+def points(assignment):
+    """The points of every graded cell of `assignment`'s source notebook: a full answer's score."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    return sum(c.metadata["nbgrader"].get("points", 0) for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))

@@ -14,11 +14,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from course import cell_by_id
-from instructor_course import ROOT, make_course
+from instructor_course import ROOT, make_course, points
 
 from rnncore.instructor import autograde, cli, collect, ledger, sandbox
 
 A = "ch02_forward"
+FULL = points(A)  # a full answer's score
 LIMITS = sandbox.Limits(step_timeout=30, submission_timeout=240)
 SOLUTION = ROOT / "solutions" / A / f"{A}.ipynb"
 
@@ -32,7 +33,7 @@ frank,Frank,Fell,frank@uni.example,1006,B
 
 
 def _notebooks(course):
-    """solution (13/13), wrong (W_hh not transposed: 10/13), blank (the release: 0/13), as JSON text."""
+    """solution (FULL), wrong (W_hh not transposed: FULL - 3), blank (the release: 0), as JSON text."""
     honest = nbformat.read(str(SOLUTION), as_version=4)
     wrong = nbformat.read(str(SOLUTION), as_version=4)
     cell = cell_by_id(wrong, "rnn_step_forward")
@@ -144,8 +145,8 @@ def test_grades_roster_and_submissions(course, graded):
     rows = _by_student(report.csv[A])
     assert sorted(rows) == ["alice", "bob", "carol", "dave", "frank", "zedzoe"]
     scores = {s: (r["nbgrader_score"], r["verified_score"]) for s, r in rows.items()}
-    assert scores["alice"] == ("13", "13")
-    assert scores["bob"] == ("10", "10")  # the late full upload, not the early blank one
+    assert scores["alice"] == (str(FULL), str(FULL))
+    assert scores["bob"] == (str(FULL - 3), str(FULL - 3))  # the late full upload, not the early blank one
     assert scores["carol"] == ("0", "0") and scores["zedzoe"] == ("0", "0")
     assert scores["dave"][1] == "0" and "not verifiable" in rows["dave"]["flags"]  # truncated: 0, flagged
     assert scores["frank"] == ("", "") and rows["frank"]["flags"] == "no submission"
@@ -164,10 +165,10 @@ def test_canvas_and_moodle_import_files(graded):
     report, _ = graded
     canvas = _rows(report.exports[A]["canvas"])
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "ch02_forward (4711)"]
-    assert canvas[1] == ["Points Possible", "", "", "", "", "13"]
+    assert canvas[1] == ["Points Possible", "", "", "", "", str(FULL)]
     assert canvas[2:] == [
-        ["Liddell, Alice", "1001", "", "", "", "13"],
-        ["Jones, Bob", "1002", "", "", "", "10"],
+        ["Liddell, Alice", "1001", "", "", "", str(FULL)],
+        ["Jones, Bob", "1002", "", "", "", str(FULL - 3)],
         ["Carroll, Carol", "1003", "", "", "", "0"],
         ["Doe, Dave", "1004", "", "", "", "0"],
         ["Fell, Frank", "1006", "", "", "", ""],  # no submission: blank, the LMS's own missing policy applies
@@ -176,8 +177,8 @@ def test_canvas_and_moodle_import_files(graded):
     moodle = _rows(report.exports[A]["moodle"])
     assert moodle[0] == ["First name", "Last name", "ID number", "Email address", "ch02_forward"]
     assert moodle[1:] == [
-        ["Alice", "Liddell", "1001", "alice@uni.example", "13"],
-        ["Bob", "Jones", "1002", "bob@uni.example", "10"],
+        ["Alice", "Liddell", "1001", "alice@uni.example", str(FULL)],
+        ["Bob", "Jones", "1002", "bob@uni.example", str(FULL - 3)],
         ["Carol", "Carroll", "1003", "carol@uni.example", "0"],
         ["Dave", "Doe", "1004", "dave@uni.example", "0"],
         ["Frank", "Fell", "1006", "frank@uni.example", ""],

@@ -11,11 +11,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from course import cell_by_id
-from instructor_course import ROOT, make_course
+from instructor_course import ROOT, make_course, points
 
 from rnncore.instructor import cli, ledger, sandbox
 
 A = "ch02_forward"
+FULL = points(A)  # a full answer's score
 LIMITS = sandbox.Limits(step_timeout=30, submission_timeout=240)
 
 
@@ -58,7 +59,7 @@ def test_a_zip_from_the_lms_is_collected_graded_and_exported(course, first_run):
     report, _ = first_run
     rows = _csv(report.csv[A])
     assert sorted(rows) == ["alice", "bob_smith", "carol"]
-    assert [rows["alice"][k] for k in ("nbgrader_score", "verified_score", "max_score")] == ["13", "13", "13"]
+    assert [rows["alice"][k] for k in ("nbgrader_score", "verified_score", "max_score")] == [str(FULL)] * 3
     # alice and bob_smith hand in the same notebook but for one line: the copy check names each in the other's row
     for student, other in (("alice", "bob_smith"), ("bob_smith", "alice")):
         flags = rows[student]["flags"].split(" | ")
@@ -67,7 +68,7 @@ def test_a_zip_from_the_lms_is_collected_graded_and_exported(course, first_run):
     assert rows["carol"]["flags"] == ""
     page = (Path(report.csv[A]).parent / f"{A}-copies.html").read_text()
     assert "alice and bob_smith" in page and "<mark" in page
-    assert (rows["bob_smith"]["nbgrader_score"], rows["bob_smith"]["verified_score"]) == ("10", "10")
+    assert (rows["bob_smith"]["nbgrader_score"], rows["bob_smith"]["verified_score"]) == (str(FULL - 3),) * 2
     assert (rows["carol"]["nbgrader_score"], rows["carol"]["verified_score"]) == ("0", "0")
     for student in rows:
         assert (course / "feedback" / student / A / f"{A}.html").exists(), f"no feedback for {student}"
@@ -83,7 +84,7 @@ def test_running_again_gives_the_same_csv_and_no_second_grade(course, lms_zip, f
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         subs = gb.assignment_submissions(A)
         assert sorted(s.student.id for s in subs) == ["alice", "bob_smith", "carol"]
-        assert {s.student.id: s.score for s in subs} == {"alice": 13, "bob_smith": 10, "carol": 0}
+        assert {s.student.id: s.score for s in subs} == {"alice": FULL, "bob_smith": FULL - 3, "carol": 0}
     assert sorted(ledger.rows(course / "verified.db", A)) == ["alice", "bob_smith", "carol"]
 
 
