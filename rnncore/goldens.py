@@ -2,9 +2,9 @@
 
 Some graded functions (the tasks no function of rnncore answers) have their reference only in the instructor's
 tools. Their visible checks compare a student's output with numbers instead: for each fixed case, the inputs, the
-reference's outputs, and the outputs of every known mistake with its message, written to data/goldens.json by
-the course's `scripts/goldens.py`. Numbers, not code: they give away what a check expects on one small case, which
-a visible check shows anyway, and nothing of how to compute it.
+reference's outputs, and the outputs of every known mistake with its message, written to goldens.json (next to this
+module) by the course's `scripts/goldens.py`. Numbers, not code: they give away what a check expects on one small
+case, which a visible check shows anyway, and nothing of how to compute it.
 
 Book: the "Checks that explain your mistakes" box of each chapter's graded notebook.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from . import grading
 
-GOLDENS = Path(__file__).resolve().parent / "data" / "goldens.json"
+GOLDENS = Path(__file__).resolve().parent / "goldens.json"
 
 
 class Case(NamedTuple):

@@ -1,4 +1,4 @@
-"""Write rnncore/data/goldens.json: the visible checks' golden values for the tasks whose reference students lack.
+"""Write rnncore/goldens.json: the visible checks' golden values for the tasks whose reference students lack.
 
 For every task registered in rnncore/instructor/tasks/ and every one of its visible cases: the inputs, the
 reference's outputs, and the outputs and message of every known mistake that gives something else on that case.

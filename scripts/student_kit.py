@@ -87,7 +87,7 @@ dependencies = ["numpy>=1.24"]
 include = ["rnncore*"]
 
 [tool.setuptools.package-data]
-rnncore = ["data/*"]
+rnncore = ["data/*", "goldens.json"]
 """)
         target_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",

@@ -66,7 +66,8 @@ def test_kit_holds_the_release_and_nothing_of_the_instructors(kit):
     (wheel,) = (kit / "wheels").glob("rnncore-*.whl")
     with zipfile.ZipFile(wheel) as whl:
         files = whl.namelist()
-    assert "rnncore/grading.py" in files and "rnncore/data/sunspots.csv" in files
+    needed = {"rnncore/grading.py", "rnncore/goldens.py", "rnncore/goldens.json", "rnncore/data/sunspots.csv"}
+    assert needed <= set(files), needed - set(files)
     assert not [f for f in files if "instructor" in f], "the student wheel ships the instructor tools"
     assert not [f for f in files if f.startswith(("solutions/", "tests/"))]
     start = (kit / "START.md").read_text()

@@ -1,7 +1,7 @@
 """The graded tasks that no function of rnncore answers: references, known mistakes, golden values, lock, layout.
 
 Their references live in rnncore/instructor/tasks/ (not in the student kit); the visible checks compare with the
-numbers in rnncore/data/goldens.json, which scripts/goldens.py writes from the references and the mistakes.
+numbers in rnncore/goldens.json, which scripts/goldens.py writes from the references and the mistakes.
 """
 
 import copy
@@ -39,7 +39,7 @@ def _close_tree(a, b, path="goldens"):
 
 
 def test_goldens_file_is_what_the_references_give():
-    """rnncore/data/goldens.json is up to date (numbers compared within 1e-12: BLAS may round differently)."""
+    """rnncore/goldens.json is up to date (numbers compared within 1e-12: BLAS may round differently)."""
     _close_tree(json.loads(goldens.GOLDENS.read_text()), golden_script.table())
 
 

@@ -15,7 +15,7 @@ registers, for each such function:
 
 Students' kernels cannot import this module (the kit does not have it), so the visible checks read *numbers*
 instead: `scripts/goldens.py` evaluates the reference and every mistake on the visible cases and writes the results
-to rnncore/data/goldens.json, which `rnncore.goldens` reads (a test keeps the file in step with this module). The
+to rnncore/goldens.json, which `rnncore.goldens` reads (a test keeps the file in step with this module). The
 hidden tests and the verifier run where the instructor grades, and call the references here directly.
 """
 
