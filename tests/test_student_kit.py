@@ -107,5 +107,7 @@ def test_every_visible_check_fails_with_its_own_message_on_blank_answers(kit, ki
             assert error["ename"] not in {"ImportError", "ModuleNotFoundError", "NameError", "NotImplementedError"}, (
                 f"{notebook}: {gid} fails with {error['ename']}: {error['evalue']}")
             assert func in error["evalue"], f"{notebook}: {gid}'s message does not name {func}: {error['evalue']}"
+        elif gid == "import_torch":  # the kit's venv has no torch: the part that needs it says so, in words
+            assert error and error["ename"] == "NotReadyError" and "needs PyTorch" in error["evalue"], error
         elif gid not in graded:  # the set-up and every given cell run cleanly; answer cells only define functions
             assert error is None, f"{notebook}: cell {gid!r} fails in the kit: {error}"

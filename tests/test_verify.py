@@ -225,7 +225,8 @@ def test_a_hanging_cell_or_function_costs_only_itself():
     result = verify.verify(src, json.loads(nbformat.writes(sub_nb)), FAST)
     got = {f.function: (f.verified, f.status) for f in result.functions}
     assert got["rnn_forward"] == (0, "failed") and got["affine_forward"][0] == 0, got
-    assert [f.verified for f in result.functions if f.function not in ("rnn_forward", "affine_forward")] == [3, 3, 2]
+    others = [f.verified for f in result.functions if f.function not in ("rnn_forward", "affine_forward")]
+    assert others == [3, 3, 2, 3], others  # rnn_step_forward, softmax_cross_entropy, param_count, jordan_forward
     assert any("timed out" in n for n in result.notes), result.notes
 
 
@@ -237,7 +238,7 @@ def test_exits_and_memory_hogs_cost_only_themselves():
     result = verify.verify(src, sub, FAST)
     got = {f.function: f.verified for f in result.functions}
     assert got == {"rnn_step_forward": 0, "rnn_forward": 3, "affine_forward": 2, "softmax_cross_entropy": 3,
-                   "param_count": 0}, [(f.function, f.message) for f in result.functions]
+                   "param_count": 0, "jordan_forward": 3}, [(f.function, f.message) for f in result.functions]
 
 
 @pytest.mark.parametrize("isolation", ["auto", "none"])
@@ -253,7 +254,8 @@ def test_the_sandbox_refuses_files_network_processes_and_the_reference(isolation
     })
     result = verify.verify(src, sub, sandbox.Limits(step_timeout=10, isolation=isolation))
     messages = {f.function: f.message for f in result.functions}
-    assert result.verified == 0, messages
+    attacked = [f for f in result.functions if f.function != "jordan_forward"]  # the one function left honest
+    assert sum(f.verified for f in attacked) == 0, messages
     assert "PermissionError" in messages["rnn_step_forward"] or "FileNotFoundError" in messages["rnn_step_forward"]
     assert "not allowed" in messages["rnn_forward"] or "unreachable" in messages["rnn_forward"]
     assert "os.system is not allowed" in messages["affine_forward"]
@@ -266,7 +268,7 @@ def test_an_answer_that_floods_the_parent_is_cut_off():
     sub = _attempt({"affine_forward": "import numpy as np\nreturn np.ones((2000, 2000)), None"})
     result = verify.verify(src, sub, sandbox.Limits(step_timeout=10, output_mb=16))
     got = {f.function: f.verified for f in result.functions}
-    assert got["affine_forward"] == 0 and sum(got.values()) == 11, [(f.function, f.message) for f in result.functions]
+    assert got["affine_forward"] == 0 and sum(got.values()) == 14, [(f.function, f.message) for f in result.functions]
 
 
 def test_garbage_written_to_the_result_channel_costs_only_its_writer():
@@ -275,7 +277,7 @@ def test_garbage_written_to_the_result_channel_costs_only_its_writer():
             "    except OSError:\n        pass\nreturn np.tanh(x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh), None")
     result = verify.verify(src, _attempt({"rnn_step_forward": junk}), FAST)
     got = {f.function: f.verified for f in result.functions}
-    assert got["rnn_step_forward"] == 0 and sum(got.values()) == 10, [(f.function, f.message) for f in result.functions]
+    assert got["rnn_step_forward"] == 0 and sum(got.values()) == 13, [(f.function, f.message) for f in result.functions]
 
 
 def test_an_isolated_sandbox_sees_no_course_folder_and_cannot_write_outside_its_tmpfs(tmp_path):
