@@ -6,7 +6,8 @@ them, and they decide at parse time, so the course edition's doctrees, search in
 
 - ``{graded-function} ../rnncore/rnn.py`` with ``:pyobject: rnn_forward``: in the solutions edition, rnncore's
   code, exactly as ``{literalinclude}`` prints it; in the course edition, the function's contract only (its
-  signature and docstring) and a pointer to the assignment whose task it is.
+  signature and docstring) and a pointer to the assignment whose task it is (``:part-of: rnn_tbptt`` for a helper
+  that is not graded itself but whose body would give that graded function away).
 - ``{solutions}``: its content (worked answers to a chapter's exercises) appears in the solutions edition only.
 """
 
@@ -42,8 +43,7 @@ def contract(source, name):
     if not (isinstance(body, ast.Expr) and isinstance(body.value, ast.Constant) and isinstance(body.value.value, str)):
         raise ValueError(f"{name!r} has no docstring: the course edition would show no contract")
     lines = source.splitlines()
-    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-    shown = lines[first - 1 : body.end_lineno]
+    shown = lines[node.lineno - 1 : body.end_lineno]  # no decorators: they are the instructor's tooling
     indent = len(shown[0]) - len(shown[0].lstrip())
     shown = [line[indent:] for line in shown]
     return "\n".join(shown) + "\n    ...\n"
@@ -53,7 +53,8 @@ class GradedFunction(SphinxDirective):
     """A graded function's code (solutions edition) or its contract and a pointer to its assignment (course)."""
 
     required_arguments = 1
-    option_spec = {"pyobject": directives.unchanged_required, "assignment": directives.unchanged_required}
+    option_spec = {"pyobject": directives.unchanged_required, "assignment": directives.unchanged_required,
+                   "part-of": directives.unchanged_required}
 
     def run(self):
         name = self.options.get("pyobject")
@@ -74,8 +75,13 @@ class GradedFunction(SphinxDirective):
         self.set_source_info(block)
         note = nodes.paragraph()
         where = self.options.get("assignment", "this chapter's graded assignment")
-        note += nodes.emphasis(text=f"The body of {name} is yours to write: it is graded in {where}. "
-                                    "The contract above is what the graders call.")
+        if "part-of" in self.options:  # not graded itself, but its body would give a graded answer away
+            text = (f"The body of {name} is not printed in this edition: it would give away most of "
+                    f"{self.options['part-of']}, graded in {where}.")
+        else:
+            text = (f"The body of {name} is yours to write: it is graded in {where}. "
+                    "The contract above is what the graders call.")
+        note += nodes.emphasis(text=text)
         return [block, note]
 
 

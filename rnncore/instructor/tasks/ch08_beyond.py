@@ -73,7 +73,7 @@ def blelloch_scan(a, b, h0=None):
               (x[k - d], x[k]) <- (x[k], x[k] o x[k - d])  for the same k;
           h_t = second part of x[t] o (a_t, b_t)  (x[t] is then the exclusive prefix of step t)
 
-    Work about 2T' applications of o, span 2 log2 T' (chapter 8's table), against the doubling scan's T log2 T.
+    Work 2(T' - 1) applications of o in the two sweeps and T in the last pass, span 2 log2 T' + 1.
 
     Parameters
     ----------
