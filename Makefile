@@ -62,7 +62,7 @@ pdf: setup
 TEST_WORKERS ?= 2
 
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder --durations=12
 
 lint: setup
 	$(BIN)/ruff check rnncore tests scripts benchmarks
