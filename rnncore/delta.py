@@ -68,7 +68,8 @@ def delta_rule_parallel(q, k, v, beta, alpha=None):
     """The same read-outs as `delta_rule_recurrent` (S_0 = 0) without a loop over time: a triangular solve.
 
     Math: S_t = sum_{s<=t} L_ts u_s k_s^T  with L_ts = alpha_{s+1} ... alpha_t and
-          u_t = beta_t (v_t - sum_{s<t} L_ts (k_s . k_t) u_s),  i.e. (I + diag(beta) strict(L o K K^T)) U = diag(beta) V;
+          u_t = beta_t (v_t - sum_{s<t} L_ts (k_s . k_t) u_s),
+          i.e. (I + diag(beta) strict(L o K K^T)) U = diag(beta) V  (a unit lower-triangular system);
           o_t = sum_{s<=t} L_ts (q_t . k_s) u_s,  i.e. O = (L o Q K^T) U   (L o Q K^T lower triangular)
 
     Parameters

@@ -107,7 +107,8 @@ def ssd_chunked(x, log_a, B, C, chunk=16):
     """The same outputs again, as Mamba-2 computes them: the dual form inside chunks, a short recurrence across.
 
     Math: within chunk c: y_intra = (L o C B^T) x restricted to the chunk;
-          chunk state H_c = sum_{s in c} (a_{s+1} ... a_end) B_s^T x_s;  carried: G_c = (prod_{c-1} a) G_{c-1} + H_{c-1};
+          chunk state H_c = sum_{s in c} (a_{s+1} ... a_end) B_s^T x_s;
+          carried state G_c = (product of chunk c-1's a) G_{c-1} + H_{c-1}  (G_1 = 0);
           y_t = y_intra_t + (a_start ... a_t) C_t G_c   (a_start: the chunk's first step)
 
     Parameters
