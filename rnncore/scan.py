@@ -10,10 +10,16 @@ from ._checks import as_float_array, check_ndim, check_shape, common_dtype
 from .activations import sigmoid
 
 
+def _as_recurrence_array(name, value, func):
+    """A float array, or a complex one kept complex (the LRU's complex diagonal recurrence uses the same scan)."""
+    if np.iscomplexobj(value):
+        return np.asarray(value)
+    return as_float_array(name, value, func)
+
+
 def _check_recurrence(func, a, b, h0):
     """Validate (a, b, h0) of a linear recurrence; return them as arrays and the result dtype."""
-    a = as_float_array("a", a, func)
-    b = as_float_array("b", b, func)
+    a, b = _as_recurrence_array("a", a, func), _as_recurrence_array("b", b, func)
     if a.ndim < 1:
         raise ValueError(f"{func}: `a` must have shape (T, ...) with time first, got shape {a.shape}")
     if a.shape[0] == 0:
@@ -22,7 +28,7 @@ def _check_recurrence(func, a, b, h0):
     if h0 is None:
         h0 = np.zeros(a.shape[1:], dtype=np.result_type(a, b))
     else:
-        h0 = as_float_array("h0", h0, func)
+        h0 = _as_recurrence_array("h0", h0, func)
         check_shape("h0", h0, a.shape[1:], func, "a.shape[1:]")
     return a, b, h0, common_dtype(a, b, h0)
 

@@ -17,17 +17,28 @@ def rng():
     return np.random.default_rng(231)
 
 
-def toc_files():
-    """Every page of the book, in table-of-contents order (paths without the .md suffix)."""
+def _toc_entries():
+    """(file, is_section) for every page of the book, in table-of-contents order: a chapter, then its sections."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
+
+    def walk(entries, depth):
+        for entry in entries:
+            yield entry["file"], depth > 0
+            yield from walk(entry.get("sections", []), depth + 1)
+
+    yield toc["root"], False
     for part in toc.get("parts", []):
-        files += [ch["file"] for ch in part["chapters"]]
-    return files
+        yield from walk(part["chapters"], 0)
 
 
-def chapter_files():
-    return [f for f in toc_files() if re.search(r"/ch\d\d_", f)]
+def toc_files():
+    """Every page of the book, sections included, in table-of-contents order (paths without the .md suffix)."""
+    return [f for f, _ in _toc_entries()]
+
+
+def chapter_files(sections=True):
+    """Every chapter page (book/chNN_*), with its sections (pages listed under it in _toc.yml) unless sections=False."""
+    return [f for f, is_section in _toc_entries() if re.search(r"/ch\d\d_", f) and (sections or not is_section)]
 
 
 @pytest.fixture(scope="session")
