@@ -8,6 +8,9 @@
   chapters are committed as MyST markdown.
 - The header shows no search button of its own: the sidebar's is the one search box.
 - The footer is one line, "© <copyright>, <author>." from _config.yml.
+- The code a page shows leaves out MyST-NB's plumbing: top-level `glue(...)` calls (they hand numbers to the prose)
+  and `from myst_nb import glue`. The downloadable sources and notebooks keep them; a cell left with nothing else
+  shows no code at all.
 - A figure's image gets its caption as alt text when the source gives none (the caption says what the figure
   shows; without it the browser's alt text would be the image's hashed file name).
 - pages.css: display equations and their numbers side by side (a number never drawn over its formula), and code
@@ -18,6 +21,7 @@
   a reader who runs a chapter sees them, the page does not carry "0%|" lines.
 """
 
+import ast
 import os
 import re
 from pathlib import Path
@@ -58,6 +62,42 @@ def _notebook_launch_links(app, pagename, templatename, context, doctree):
                 button["url"] = url.replace(pagename + ".md", pagename + ".ipynb")
 
 
+def without_glue(source):
+    """`source` without its top-level `glue(...)` calls and `from myst_nb import glue` (unchanged if not Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    drop = set()
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        is_glue = isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "glue"
+        names = [alias.name for alias in getattr(node, "names", [])]
+        is_import = isinstance(node, ast.ImportFrom) and node.module == "myst_nb" and names == ["glue"]
+        if is_glue or is_import:
+            drop.update(range(node.lineno, node.end_lineno + 1))
+    if not drop:
+        return source
+    lines = [line for i, line in enumerate(source.split("\n"), start=1) if i not in drop]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def _hide_glue_calls(app, doctree):
+    for box in list(doctree.findall(nodes.container)):
+        if "cell_input" not in box.get("classes", []):
+            continue
+        for block in list(box.findall(nodes.literal_block)):
+            text = block.astext()
+            shown = without_glue(text)
+            if shown == text:
+                continue
+            if not shown.strip():
+                box.parent.remove(box)
+                break
+            block.children = [nodes.Text(shown)]
+            block.rawsource = shown
+
+
 def _figure_alt_text(app, doctree):
     for figure in doctree.findall(nodes.figure):
         caption = next(iter(figure.findall(nodes.caption)), None)
@@ -81,5 +121,6 @@ def setup(app):
     app.connect("builder-inited", _static)
     app.connect("config-inited", _configure)
     app.connect("doctree-read", _figure_alt_text)
+    app.connect("doctree-read", _hide_glue_calls)
     app.connect("html-page-context", _notebook_launch_links, priority=900)  # after the theme adds its buttons
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
