@@ -138,7 +138,7 @@ UNFINISHED_JS = """(width) => {
       add('code blocks or outputs that scroll sideways', longest.slice(0, 80));
     }
   }
-  for (const img of main.querySelectorAll('img')) {
+  for (const img of main.querySelectorAll('article img')) {  // the page's own figures, not the header's icons
     const src = img.getAttribute('src') || '';
     const figure = img.closest('figure');
     const caption = figure && figure.querySelector('figcaption');
