@@ -28,6 +28,9 @@ from pathlib import Path
 
 from docutils import nodes
 
+# The environment of the kernels that execute the chapters (scripts/build_book.py uses it for its parallel run too).
+EXECUTION_ENV = {"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 PLACEHOLDER = re.compile(r"your-org|example\.(com|org)|^\s*$")
 
 
@@ -115,9 +118,7 @@ def _static(app):
 
 
 def setup(app):
-    os.environ["TQDM_DISABLE"] = "1"  # inherited by the kernels that execute the chapters
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
+    os.environ.update(EXECUTION_ENV)  # inherited by the kernels that execute the chapters
     app.connect("builder-inited", _static)
     app.connect("config-inited", _configure)
     app.connect("doctree-read", _figure_alt_text)
