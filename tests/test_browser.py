@@ -6,7 +6,8 @@ internal link points to a page and anchor that exist. The search page finds a ch
 Screenshots of a few pages are kept in _build/screenshots/ as test artefacts.
 
 And that every page looks finished, at a desktop width (1,400 px) and a phone's (390 px): no display equation
-wider than the text column at 1,400 px and no equation number drawn over its formula at either width; no page that
+wider than the text column at 1,400 px (nor at 390 px on the pages in FIT_ON_A_PHONE), and no equation number
+drawn over its formula at either width; no page that
 scrolls sideways; no code block or output that scrolls sideways; every figure numbered, captioned and with alt
 text that is not a file name; no link to the placeholder repository or to Colab with a .md file; one search box;
 no progress-bar lines or glue(...) calls on the page.
@@ -109,7 +110,7 @@ def test_search_finds_a_chapter_by_a_word_in_it(browser, built_book):
 
 
 # What a reader would call unfinished, measured in the page as laid out (keys are the failure messages).
-UNFINISHED_JS = """(width) => {
+UNFINISHED_JS = """([width, allFit]) => {
   const main = document.querySelector('main');
   const found = {};
   const add = (what, where) => (found[what] = found[what] || []).push(where);
@@ -121,7 +122,7 @@ UNFINISHED_JS = """(width) => {
     const formula = box.querySelector('mjx-math') || box;
     const number = div.querySelector('.eqno');
     const name = number ? number.innerText.trim() : (div.id || box.textContent.slice(0, 40));
-    if (width >= 1000 && (box.scrollWidth > box.clientWidth + 1 || div.scrollWidth > div.clientWidth + 1))
+    if (allFit && (box.scrollWidth > box.clientWidth + 1 || div.scrollWidth > div.clientWidth + 1))
       add('display equations wider than the text column', name);
     if (number && overlap(number.getBoundingClientRect(), formula.getBoundingClientRect()))
       add('equation numbers drawn over their formula', name);
@@ -164,6 +165,11 @@ UNFINISHED_JS = """(width) => {
 }"""
 
 
+# Pages whose display equations all fit a phone's column too (elsewhere a wide one scrolls inside its own box at
+# 390 px, beside its number); a page joins this list once its equations are broken to fit.
+FIT_ON_A_PHONE = {"book/ch02_rnn_equations", "book/ch05_lstm_gru"}
+
+
 @pytest.mark.parametrize("width", [1400, 390])
 @pytest.mark.parametrize("page_name", toc_files())
 def test_page_looks_finished(browser, built_book, page_name, width):
@@ -173,7 +179,7 @@ def test_page_looks_finished(browser, built_book, page_name, width):
             page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.document "
                                    "&& document.querySelectorAll('mjx-container').length > 0", timeout=30000)
             page.evaluate("() => MathJax.startup.promise")
-        found = page.evaluate(UNFINISHED_JS, width)
+        found = page.evaluate(UNFINISHED_JS, [width, width >= 1000 or page_name in FIT_ON_A_PHONE])
         report = "; ".join(f"{len(v)} {what}: {v[:5]}" for what, v in found.items())
         assert not found, f"{page_name} at {width} px: {report}"
     finally:
