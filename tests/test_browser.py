@@ -124,7 +124,9 @@ UNFINISHED_JS = """([width, allFit]) => {
     const name = number ? number.innerText.trim() : (div.id || box.textContent.slice(0, 40));
     if (allFit && (box.scrollWidth > box.clientWidth + 1 || div.scrollWidth > div.clientWidth + 1))
       add('display equations wider than the text column', name);
-    if (number && overlap(number.getBoundingClientRect(), formula.getBoundingClientRect()))
+    const f = formula.getBoundingClientRect(), b = box.getBoundingClientRect();  // what shows of the formula: its box
+    const shown = {left: Math.max(f.left, b.left), right: Math.min(f.right, b.right), top: f.top, bottom: f.bottom};
+    if (number && overlap(number.getBoundingClientRect(), shown))
       add('equation numbers drawn over their formula', name);
   }
   const page = document.scrollingElement;
