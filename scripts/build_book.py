@@ -9,6 +9,7 @@ whenever rnncore's source (or the data it ships) changes.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -112,6 +113,64 @@ def add_notebook_downloads(build_dir, root=ROOT, cache_dir=None, edition="course
     return count
 
 
+MYST_READER = {"type": "plugin", "name": "myst_nb_md"}  # how myst-nb reads a chapter, so the cache keys agree
+
+
+def notebook_pages(root=ROOT):
+    """The pages of the table of contents that are notebooks (MyST markdown with a kernel), in TOC order."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    names = [toc["root"]] + [ch["file"] for part in toc.get("parts", []) for ch in part["chapters"]]
+    pages = [root / f"{name}.md" for name in names]
+    return [p for p in pages if p.exists() and "\nkernelspec:" in p.read_text(encoding="utf-8").split("\n---", 1)[0]]
+
+
+def execute_in_parallel(root=ROOT, processes=None):
+    """Execute every chapter that has no cached run, several at a time, into the execution cache.
+
+    myst-nb executes the chapters one after another while Sphinx reads them; run first, the chapters share the
+    machine's cores (one process each, longest first by the last build's times) and myst-nb then finds every
+    chapter in the cache. A chapter that fails here is simply not cached: myst-nb runs it again and reports the
+    error as before. Returns {chapter: seconds} of the runs made here.
+    """
+    import multiprocessing
+
+    import yaml
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
+
+    sys.path.insert(0, str(root / "book" / "_ext"))
+    from pages import EXECUTION_ENV
+
+    os.environ.update(EXECUTION_ENV)  # what the book's kernels get (book/_ext/pages.py)
+    timeout = yaml.safe_load((root / "_config.yml").read_text())["execute"]["timeout"]
+    cache = get_cache(root / "_build" / ".jupyter_cache")
+    staged = [cache.add_nb_to_project(str(page), read_data=MYST_READER).pk for page in notebook_pages(root)]
+    todo = cache.list_unexecuted(filter_pks=staged)
+    if not todo:
+        return {}
+    last = load_times(root)
+    todo.sort(key=lambda r: -last.get(Path(r.uri).name, 0.0))
+    work = [ProcessData(r.pk, r.uri, cache, timeout, False) for r in todo]
+    with multiprocessing.Pool(processes or os.cpu_count() or 1) as pool:
+        list(pool.imap_unordered(ExecutionWorkerLocalMProc(), work, chunksize=1))
+    return {name: secs for name, secs in execution_times(root).items() if name in {Path(r.uri).name for r in todo}}
+
+
+def execution_times(root=ROOT):
+    """{chapter file name: seconds} of the runs in the execution cache."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(root / "_build" / ".jupyter_cache")
+    return {Path(r.uri).name: round(r.data.get("execution_seconds", 0.0), 1) for r in cache.list_cache_records()}
+
+
+def load_times(root=ROOT):
+    path = root / "_build" / ".execution-times.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 EDITIONS = {"course": "_build", "solutions": "_build/solutions/_build"}
 
 
@@ -130,6 +189,10 @@ def build(edition="course", root=ROOT):
     out = edition_html(edition, root).parent
     if clear_stale_cache(root / "_build"):
         print("rnncore changed since the last build: cleared the execution cache", flush=True)
+    ran = execute_in_parallel(root)
+    if ran:
+        print("executed in parallel (seconds): " + ", ".join(f"{k} {v}" for k, v in ran.items()), flush=True)
+        (root / "_build" / ".execution-times.json").write_text(json.dumps({**load_times(root), **ran}, indent=1))
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), "--all", "-W", "-n", "--keep-going"]
     if edition != "course":

@@ -45,14 +45,18 @@ def chapter_files(sections=True):
 def built_book():
     """Build the whole book once (every chapter executed, warnings as errors) and return _build/html.
 
-    With RNN_BOOK_PREBUILT=1 the existing _build/html is used as it is (for iterating on page tests only).
+    With RNN_BOOK_PREBUILT=1 the existing _build/html is used as it is (for iterating on page tests only); with
+    RNN_BOOK_PREBUILT=<a folder>, the site in that folder (e.g. an older build, to show that a page test fails on it).
     """
     import os
 
     from build_book import build
 
-    if os.environ.get("RNN_BOOK_PREBUILT") == "1" and (ROOT / "_build" / "html" / "index.html").exists():
+    prebuilt = os.environ.get("RNN_BOOK_PREBUILT", "")
+    if prebuilt == "1" and (ROOT / "_build" / "html" / "index.html").exists():
         return ROOT / "_build" / "html"
+    if prebuilt not in ("", "1") and (Path(prebuilt) / "index.html").exists():
+        return Path(prebuilt)
     assert build() == 0, "jupyter-book build failed (warnings are errors): see the output above"
     return ROOT / "_build" / "html"
 

@@ -18,7 +18,7 @@ def test_chapter_has_maths_figures_code_and_misconceptions(built_book, chapter):
     """Every chapter page and section page; the misconceptions box is asked of each chapter's own page."""
     html = (built_book / f"{chapter}.html").read_text()
     assert 'class="math' in html, "no typeset maths"
-    assert len(re.findall(r'<img[^>]+src="\.\./_images/[^"]+\.png"', html)) >= 2, "fewer than two figures"
+    assert len(re.findall(r'<img[^>]+src="\.\./_images/[^"]+\.(?:svg|png)"', html)) >= 2, "fewer than two figures"
     assert "cell_output" in html, "no executed code output"
     if chapter in chapter_files(sections=False):
         assert "Common misconceptions" in html
@@ -107,7 +107,8 @@ def test_launch_buttons_configured_in_one_place():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["repository"]["url"].startswith("https://github.com/")
     buttons = config["launch_buttons"]
-    assert buttons["binderhub_url"] and buttons["colab_url"] and "jupyterhub_url" in buttons
+    assert buttons["binderhub_url"] and "jupyterhub_url" in buttons
+    assert not buttons.get("colab_url"), "Colab opens only notebooks committed to GitHub; the chapters are .md"
 
 
 def test_whole_book_exports_as_one_page_and_a_pdf(course_pdf):

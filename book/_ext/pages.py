@@ -1,0 +1,127 @@
+"""Page furniture that must look finished: launch buttons, the header's search box, the footer, progress bars.
+
+- Launch buttons (Binder, JupyterHub) appear only when `repository.url` in _config.yml names a real repository: the
+  placeholder the course ships with (`your-org`) or an empty URL shows none, so no page links to a repository that
+  does not exist. Binder opens the chapter as a notebook (`book/<chapter>.ipynb`, which `postBuild` makes from the
+  MyST source with jupytext when Binder builds the image), not the `.md` source; a JupyterHub has no postBuild and
+  opens the `.md` with its jupytext. Colab is never offered: it opens only notebooks committed to GitHub, and the
+  chapters are committed as MyST markdown.
+- The header shows no search button of its own: the sidebar's is the one search box.
+- The footer is one line, "© <copyright>, <author>." from _config.yml.
+- The code a page shows leaves out MyST-NB's plumbing: top-level `glue(...)` calls (they hand numbers to the prose)
+  and `from myst_nb import glue`. The downloadable sources and notebooks keep them; a cell left with nothing else
+  shows no code at all.
+- A figure's image gets its caption as alt text when the source gives none (the caption says what the figure
+  shows; without it the browser's alt text would be the image's hashed file name).
+- pages.css: display equations and their numbers side by side (a number never drawn over its formula), and code
+  lines longer than the column wrap instead of scrolling sideways.
+- The kernels that execute the chapters use one BLAS/OpenMP thread (the matrices are small: more threads only fight
+  each other and other processes on a small machine).
+- Progress bars (tqdm) are switched off while the book executes its chapters (TQDM_DISABLE, read by tqdm >= 4.66):
+  a reader who runs a chapter sees them, the page does not carry "0%|" lines.
+"""
+
+import ast
+import os
+import re
+from pathlib import Path
+
+from docutils import nodes
+
+# The environment of the kernels that execute the chapters (scripts/build_book.py uses it for its parallel run too).
+EXECUTION_ENV = {"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+PLACEHOLDER = re.compile(r"your-org|example\.(com|org)|^\s*$")
+
+
+def repository_configured(url):
+    """True when `url` names a real repository (not empty, not the placeholder the course ships with)."""
+    return bool(url) and not PLACEHOLDER.search(url)
+
+
+def _configure(app, config):
+    options = config.html_theme_options
+    launch = dict(options.get("launch_buttons", {}))
+    launch["colab_url"] = ""
+    launch["deepnote_url"] = ""
+    if not repository_configured(options.get("repository_url", "")):
+        for key in ("binderhub_url", "jupyterhub_url", "colab_url", "jupyterlite_url", "deepnote_url"):
+            launch[key] = ""
+        launch["thebe"] = False
+    options["launch_buttons"] = launch
+    options["navbar_persistent"] = []  # the sidebar already has the search box
+    options["footer_content_items"] = ["copyright.html"]
+    author = (config.author or "").strip()
+    if author and author not in (config.copyright or ""):
+        config.copyright = f"{config.copyright}, {author}" if config.copyright else author
+
+
+def _notebook_launch_links(app, pagename, templatename, context, doctree):
+    """Point the Binder button at the chapter's notebook (book/<chapter>.ipynb), not at its .md source."""
+    for group in context.get("header_buttons", []):
+        for button in group.get("buttons", []) if isinstance(group, dict) else []:
+            url = button.get("url", "")
+            if button.get("text") == "Binder" and pagename + ".md" in url:
+                button["url"] = url.replace(pagename + ".md", pagename + ".ipynb")
+
+
+def without_glue(source):
+    """`source` without its top-level `glue(...)` calls and `from myst_nb import glue` (unchanged if not Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    drop = set()
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        is_glue = isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "glue"
+        names = [alias.name for alias in getattr(node, "names", [])]
+        is_import = isinstance(node, ast.ImportFrom) and node.module == "myst_nb" and names == ["glue"]
+        if is_glue or is_import:
+            drop.update(range(node.lineno, node.end_lineno + 1))
+    if not drop:
+        return source
+    lines = [line for i, line in enumerate(source.split("\n"), start=1) if i not in drop]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def _hide_glue_calls(app, doctree):
+    for box in list(doctree.findall(nodes.container)):
+        if "cell_input" not in box.get("classes", []):
+            continue
+        for block in list(box.findall(nodes.literal_block)):
+            text = block.astext()
+            shown = without_glue(text)
+            if shown == text:
+                continue
+            if not shown.strip():
+                box.parent.remove(box)
+                break
+            block.children = [nodes.Text(shown)]
+            block.rawsource = shown
+
+
+def _figure_alt_text(app, doctree):
+    for figure in doctree.findall(nodes.figure):
+        caption = next(iter(figure.findall(nodes.caption)), None)
+        if caption is None:
+            continue
+        text = " ".join(caption.astext().split())
+        for image in figure.findall(nodes.image):
+            if not image.get("alt"):
+                image["alt"] = text
+
+
+def _static(app):
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+    app.add_css_file("pages.css")
+
+
+def setup(app):
+    os.environ.update(EXECUTION_ENV)  # inherited by the kernels that execute the chapters
+    app.connect("builder-inited", _static)
+    app.connect("config-inited", _configure)
+    app.connect("doctree-read", _figure_alt_text)
+    app.connect("doctree-read", _hide_glue_calls)
+    app.connect("html-page-context", _notebook_launch_links, priority=900)  # after the theme adds its buttons
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -1,0 +1,53 @@
+"""book/_ext/pages.py, the page furniture, on its own (the browser test measures the built pages).
+
+Launch buttons appear only for a configured repository and open notebooks; the footer is one line from _config.yml;
+the code a page shows leaves out MyST-NB's glue plumbing, and only that.
+"""
+
+import sys
+from types import SimpleNamespace
+
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import pages  # noqa: E402
+
+
+@pytest.mark.parametrize("url, configured", [
+    ("https://github.com/your-org/rnn-from-the-ground-up", False),
+    ("", False),
+    ("   ", False),
+    ("https://example.com/course", False),
+    ("https://github.com/uni-x/rnn-course", True),
+])
+def test_launch_buttons_need_a_real_repository(url, configured):
+    assert pages.repository_configured(url) is configured
+    config = SimpleNamespace(html_theme_options={"repository_url": url, "launch_buttons": {
+        "binderhub_url": "https://mybinder.org", "colab_url": "https://colab.research.google.com",
+        "jupyterhub_url": "https://hub.example.edu", "thebe": True}}, author="A. Author", copyright="2026")
+    pages._configure(None, config)
+    launch = config.html_theme_options["launch_buttons"]
+    assert launch["colab_url"] == ""  # Colab opens only notebooks committed to GitHub: never offered
+    assert bool(launch["binderhub_url"]) is configured and bool(launch["jupyterhub_url"]) is configured
+    assert config.html_theme_options["navbar_persistent"] == []  # one search box: the sidebar's
+    assert config.copyright == "2026, A. Author"
+
+
+def test_binder_opens_the_chapter_notebook_not_its_markdown():
+    binder = {"text": "Binder", "url": "https://mybinder.org/v2/gh/u/r/main?urlpath=lab/tree/book/ch02_x.md"}
+    hub = {"text": "JupyterHub", "url": "https://hub/hub/user-redirect/git-pull?urlpath=lab/tree/r/book/ch02_x.md"}
+    context = {"header_buttons": [{"type": "group", "buttons": [binder, hub]}]}
+    pages._notebook_launch_links(None, "book/ch02_x", "page.html", context, None)
+    assert binder["url"].endswith("lab/tree/book/ch02_x.ipynb")
+    assert hub["url"].endswith("book/ch02_x.md")  # a hub opens the MyST source with its jupytext
+
+
+def test_shown_code_drops_glue_calls_and_nothing_else():
+    source = ('from myst_nb import glue\nimport numpy as np\n\nx = np.ones(3)\nglue("x_sum", float(x.sum()),\n'
+              '     display=False)\nprint(x)\nfor k in range(2):\n    glue(f"k{k}", k)\n')
+    shown = pages.without_glue(source)
+    assert shown == 'import numpy as np\n\nx = np.ones(3)\nprint(x)\nfor k in range(2):\n    glue(f"k{k}", k)'
+    assert pages.without_glue('glue("a", 1, display=False)\n') == ""
+    assert pages.without_glue("%time x = 1\n") == "%time x = 1\n"  # not Python: left as it is
+    assert pages.without_glue("y = glue_like(1)\n") == "y = glue_like(1)\n"
