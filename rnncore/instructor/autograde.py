@@ -600,3 +600,18 @@ def nbgrader_duedate(course, assignment):
             return gb.find_assignment(assignment).duedate
     except (MissingEntry, Exception):  # noqa: BLE001 - no gradebook yet: no due date
         return None
+
+
+def set_late_penalty(course, assignment, student, penalty):
+    """Write the late policy's penalty (points) into the gradebook: nbgrader's feedback and export subtract it."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with warnings.catch_warnings(), Gradebook(course.db_url) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return
+        for nb in sub.notebooks:
+            nb.late_submission_penalty = float(penalty) if nb.name == assignment else 0.0
+        gb.db.commit()

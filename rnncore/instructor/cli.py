@@ -122,11 +122,16 @@ def _nbgrader_cells(out):
             for (_, gid), score in out.grades["grades"].items()}
 
 
-def _merge(course, source, out, ledger_path):
-    """Main thread only: gradebook merge (verified scores for the verified test cells), copies, feedback, ledger."""
+def _merge(course, source, out, ledger_path, late_policy=None):
+    """Main thread only: gradebook merge (verified scores for the verified test cells, the late policy's penalty),
+    copies, feedback, ledger."""
     if out.shard is not None and out.worker is not None:
         try:
-            autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success, _verified_cells(out))
+            scores = autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success,
+                                     _verified_cells(out))
+            if out.verification is not None and out.worker.success:
+                _late_penalty(course, source, out.assignment, out.student, out.verification.verified, scores,
+                              late_policy)
             autograde.copy_results(course, out.shard, out.assignment, out.student)
             if out.feedback and out.worker.success:
                 ok, message = autograde.generate_feedback(course, out.assignment, out.student)
@@ -137,6 +142,19 @@ def _merge(course, source, out, ledger_path):
         finally:
             shutil.rmtree(out.shard, ignore_errors=True)
     _record(source, out, ledger_path)
+
+
+def _late_penalty(course, source, assignment, student, verified, scores, late_policy):
+    """(days, penalty) by the late policy for `verified` + the manual points in `scores` ({grade_id: (score, max)},
+    as in the gradebook), written into nbgrader's gradebook as the notebook's late_submission_penalty, so that the
+    feedback page and `nbgrader export` subtract the same penalty as the CSV."""
+    late_policy = late_policy or policy.Policy(rule="none")
+    manual = source.manual_cells()
+    earned = float(verified) + sum(float(s) for g, (s, _) in scores.items() if g in manual and s is not None)
+    days, penalty = late_policy.late(assignment, student, autograde.submission_time(course, assignment, student),
+                                     earned, autograde.nbgrader_duedate(course, assignment))
+    autograde.set_late_penalty(course, assignment, student, penalty)
+    return days, penalty
 
 
 def _record(source, out, ledger_path):
@@ -222,6 +240,8 @@ def export(course, assignment, source, csv_dir, canvas_id=None, late_policy=None
         days, penalty = late_policy.late(assignment, student, autograde.submission_time(course, assignment, student),
                                          earned, due_fallback)
         final = forced if forced is not None else (None if earned is None else max(earned - penalty, 0.0))
+        if row is not None and nb:
+            autograde.set_late_penalty(course, assignment, student, penalty)  # the gradebook subtracts the same
         if days:
             flags.append(f"late: {days} day(s) after the due date, -{penalty:g} ({late_policy.rule})")
         if forced is not None:
@@ -333,7 +353,7 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
             done = []
             for fut in concurrent.futures.as_completed(futures):
                 out = fut.result()
-                _merge(course, sources[out.assignment], out, course.verified_db)
+                _merge(course, sources[out.assignment], out, course.verified_db, late_policy)
                 done.append(out)
                 report.job_seconds.append(out.seconds)
                 if bar is not None:
