@@ -476,3 +476,33 @@ def test_bad_arguments_name_the_argument_and_the_value(course, canvas_zip, capsy
     assert "give --submissions too" in capsys.readouterr().err
     assert cli.main([A, "--course", str(course), "--quiet", "--roster", str(canvas_zip)]) == 2
     assert "`--roster` " in (err := capsys.readouterr().err) and "must be a CSV" in err
+
+
+# -- the tampering rule, per test cell (fast: ledger rows made here) -----------------------------------------------
+
+def _function(status, message, visible_status=None, replayed=True):
+    shown = visible_status or status
+    return {"function": "f", "status": status, "message": message, "visible_replayed": replayed, "cells": {
+        "test_f_visible": {"points": 1.0, "verified": 1.0 if shown == "ok" else 0.0, "status": shown,
+                           "message": message},
+        "test_f_hidden": {"points": 2.0, "verified": 2.0 if status == "ok" else 0.0, "status": status,
+                          "message": message}}}
+
+
+def test_only_differences_nothing_honest_explains_read_as_tampering():
+    both = {"test_f_visible": 1.0, "test_f_hidden": 2.0}
+    # an honest mistake: nbgrader and the verifier agree cell by cell, so nothing is flagged
+    assert ledger.tampering([_function("wrong", "`h` is wrong", visible_status="ok")],
+                            {"test_f_visible": 1.0, "test_f_hidden": 0.0}) == []
+    # nbgrader passed a check that the same inputs refute outside the kernel
+    flags = ledger.tampering([_function("wrong", "`h` is wrong")], both)
+    assert [f.split(":")[0] for f in flags] == ["suspected tampering"] * 2, flags
+    assert flags[0].startswith("suspected tampering: `test_f_visible` nbgrader 1 > verified 0 (wrong: `h` is wrong)")
+    # a helper in a cell of the student's own
+    flags = ledger.tampering([_function("error", "NameError: name 'project' is not defined")], both)
+    assert all(f.startswith("code outside the answer cells: `test_f_") for f in flags) and len(flags) == 2, flags
+    # undecided: the sandbox ran out of time, or the visible calls could not be replayed
+    flags = ledger.tampering([_function("failed", "timed out after 30 s")], both)
+    assert all(f.startswith("not confirmed: ") for f in flags) and len(flags) == 2, flags
+    flags = ledger.tampering([_function("wrong", "`h` is wrong", replayed=False)], both)
+    assert [f.split(":")[0] for f in flags] == ["not confirmed", "suspected tampering"], flags

@@ -25,6 +25,8 @@ import signal
 import sys
 from pathlib import Path
 
+from nbclient.exceptions import CellTimeoutError
+
 # `python -m rnncore.instructor.worker` imports rnncore/instructor/__init__.py first, which skips a slow optional
 # import of jsonschema (fast_imports) before nbconvert and nbgrader load it.
 from nbconvert.preprocessors import Preprocessor
@@ -72,7 +74,14 @@ class OneTimeout(Execute):
                 f"not run: an earlier cell ran out of time ({getattr(self, '_rnn_timeout', '?')} s), which ends the "
                 "run"), traceback=[])]
             return cell, resources
-        return super().preprocess_cell(cell, resources, index)
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError as exc:  # output still streaming when the reply came (a huge print): ends the run too
+            self.timeouts += 1
+            self._rnn_timeout = self.iopub_timeout
+            cell.outputs = [*cell.get("outputs", []), new_output("error", ename="CellTimeoutError",
+                                                                 evalue=str(exc).splitlines()[0][:300], traceback=[])]
+            return cell, resources
 
 
 class CapOutput(Preprocessor):
@@ -124,6 +133,7 @@ def grade_shard(shard, assignment, student, cell_timeout, feedback):
     config.CourseDirectory.root = str(shard)
     config.CourseDirectory.db_url = f"sqlite:///{shard / 'gradebook.db'}"
     config.Execute.timeout = int(float(cell_timeout))
+    config.Execute.iopub_timeout = int(float(cell_timeout))  # a big output may take a while to arrive
     current = list(config.Autograde.get("autograde_preprocessors", Autograde().autograde_preprocessors))
     names = [p if isinstance(p, str) else p.__name__ for p in current]
     at = next((i for i, n in enumerate(names) if n.rsplit(".", 1)[-1] == "Execute"), 0)
