@@ -224,3 +224,17 @@ def test_every_notebook_states_the_helper_rule_right_after_its_title(name):
                   and c.cell_type == "markdown"]
         assert len(manual) == 2 and all(c.metadata["nbgrader"]["points"] == 1 for c in manual)
         assert nb.cells[-1] is manual[-1]  # the interpretation questions are the notebook's last cells
+
+
+def test_the_instructor_guide_quotes_the_notebooks_helper_rule_word_for_word():
+    nb = nbformat.read(str(ROOT / "solutions" / "ch02_forward" / "ch02_forward.ipynb"), as_version=4)
+    rule = nb.cells[1].source.split("\n- ")[1]  # the first bullet: the helper-code rule
+
+    def words(text):
+        return " ".join(text.replace("\n>", "\n").split())
+
+    guide = (ROOT / "book" / "instructor_guide.md").read_text()
+    assert words(rule) in words(guide)
+    assert len({c.source for name in assignments()
+                for c in nbformat.read(str(ROOT / "solutions" / name / f"{name}.ipynb"), as_version=4).cells[1:2]
+                if "grading_rules" == c.metadata["nbgrader"]["grade_id"]}) == 1  # the same words in every notebook
