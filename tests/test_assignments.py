@@ -28,7 +28,8 @@ for _path in sorted((Path(__file__).parent / "wrong_implementations").glob("*.py
 
 
 def _solution_cells(nb):
-    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    """The answer cells of the graded functions (the manually graded written answers are markdown)."""
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
 
 
 def _function_of(grade_id):
