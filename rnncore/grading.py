@@ -5,8 +5,14 @@ like a teaching assistant's remark ("`hs` has shape (3, 5); expected (T, N, H) =
 like a bare AssertionError. Messages from hidden tests never print the expected values.
 """
 
+import ast
 import copy
+import dis
+import json
 import numbers
+import os
+import sys
+import types
 import warnings
 
 import numpy as np
@@ -153,6 +159,7 @@ def run_student(func_name, student_fn, *args, **kwargs):
     """
     if not callable(student_fn):
         raise AssertionError(f"`{func_name}` must be a function, got {type(student_fn).__name__}")
+    warn_outside_names(func_name, student_fn)
     args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a warning on stderr would cost an honest student the cell
@@ -336,3 +343,151 @@ def check_unchanged(func_name, name, before, after):
         raise AssertionError(
             f"`{func_name}` changed its input `{name}` in place: the caller's array is no longer what it passed"
         )
+
+
+# -- The helper-code rule ------------------------------------------------------------------------------------------
+#
+# Only the answer cells are graded: the verifier runs a submission's answer cells after the notebook's locked cells,
+# and nothing else. A name a graded function uses must therefore be defined in an answer cell (best: the function's
+# own) or in a locked cell of the notebook. The visible checks warn before submission when it is not so.
+
+HELPER_RULE = ("Only the answer cells are graded: put any helper function, constant or import your answer needs "
+               "inside that function's answer cell (the cell with `# YOUR CODE HERE`). A name defined in a cell of "
+               "your own is not seen when your notebook is graded, and the function that uses it scores 0.")
+_WARNED = set()
+_NOTEBOOKS = {}  # path -> (mtime, {"answer": set of names, "locked": set of names, "ids": set of grade_ids})
+
+
+def global_names(fn):
+    """The global names a function reads (LOAD_GLOBAL / LOAD_NAME in its code and every nested function's code)."""
+    code = getattr(fn, "__code__", None)
+    names, stack = set(), [code] if code is not None else []
+    while stack:
+        c = stack.pop()
+        for ins in dis.get_instructions(c):
+            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and isinstance(ins.argval, str):
+                names.add(ins.argval)
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return names
+
+
+def bound_names(source):
+    """The names a cell's code binds at its top level (def, class, import, assignment, for, with); set() if it does not
+    parse (a cell with %magics, say)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+                elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names.add(sub.name)
+    return names
+
+
+def _cell_source(cell):
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _notebook_names(path):
+    """{"answer": names bound by answer cells, "locked": names bound by locked cells, "ids": answer grade_ids}."""
+    mtime = os.path.getmtime(path)
+    if path in _NOTEBOOKS and _NOTEBOOKS[path][0] == mtime:
+        return _NOTEBOOKS[path][1]
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    out = {"answer": set(), "locked": set(), "ids": set()}
+    for cell in nb.get("cells", []):
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        if cell.get("cell_type") != "code" or not isinstance(meta, dict):
+            continue
+        if meta.get("solution"):
+            out["answer"] |= bound_names(_cell_source(cell))
+            out["ids"].add(meta.get("grade_id"))
+        elif meta.get("locked") and not meta.get("grade"):
+            out["locked"] |= bound_names(_cell_source(cell))
+    _NOTEBOOKS[path] = (mtime, out)
+    return out
+
+
+def _find_notebook(func_name, folder="."):
+    """The notebook in `folder` (the kernel's working directory) with an answer cell for `func_name` (the newest)."""
+    found = []
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.endswith(".ipynb") and e.is_file()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            if func_name in _notebook_names(entry.path)["ids"]:
+                found.append((entry.stat().st_mtime, entry.path))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return max(found)[1] if found else None
+
+
+def _own_cell(fn):
+    """The names bound by the cell that last defined `fn` in this IPython session (set() outside IPython)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    history = getattr(shell, "user_ns", {}).get("In", []) if shell is not None else []
+    for src in reversed(history or []):
+        names = bound_names(src) if f"def {fn.__name__}" in src else set()
+        if fn.__name__ in names:
+            return names
+    return set()
+
+
+def outside_names(func_name, fn, allowed=None, own=None):
+    """The global names `fn` uses that no answer cell and no locked cell defines, sorted (what the verifier lacks).
+
+    Parameters
+    ----------
+    func_name : str, the graded function (its answer cell's grade_id)
+    fn : the student's function
+    allowed : set of names the notebook's answer and locked cells bind (default: read from the notebook file in the
+              working directory; when there is none, nothing is reported)
+    own : set of names bound by the cell that defined `fn` (default: from IPython's history; it may be newer than the
+          saved notebook)
+    """
+    if not isinstance(fn, types.FunctionType):
+        return []
+    if allowed is None:
+        path = _find_notebook(func_name)
+        if path is None:
+            return []
+        names = _notebook_names(path)
+        allowed = names["answer"] | names["locked"]
+    own = _own_cell(fn) if own is None else own
+    scope = fn.__globals__
+    builtins = scope.get("__builtins__", {})
+    builtins = builtins if isinstance(builtins, dict) else vars(builtins)
+    out = set()
+    for name in global_names(fn):
+        if name in allowed or name in own or name == fn.__name__ or name.startswith("__"):
+            continue
+        if name in scope and not (name in builtins and scope[name] is builtins[name]):
+            out.add(name)
+    return sorted(out)
+
+
+def warn_outside_names(func_name, fn):
+    """Print a warning (once per function and names) when `fn` uses names defined outside the answer cells."""
+    try:
+        names = outside_names(func_name, fn)
+    except Exception:  # noqa: BLE001 - a warning must never cost a check
+        return
+    key = (func_name, tuple(names))
+    if not names or key in _WARNED:
+        return
+    _WARNED.add(key)
+    which = ", ".join(f"`{n}`" for n in names)
+    print(f"WARNING: `{func_name}` uses {which}, defined outside the answer cells. {HELPER_RULE}")

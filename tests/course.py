@@ -92,15 +92,16 @@ def autograde_all(course, names, workers=None, chunk=8):
     (course / "gradebooks.json").write_text(json.dumps(index, indent=1))
 
 
-def scores(course, assignment, student):
-    """{grade_id: (score, max_score)} for every graded cell of a student's autograded submission."""
+def scores(course, assignment, student, manual=False):
+    """{grade_id: (score, max_score)} for every autograded cell (test cell) of a student's autograded submission;
+    with `manual`, for every graded cell, the manually graded answers included."""
     from nbgrader.api import Gradebook
 
     index = course / "gradebooks.json"
     name = json.loads(index.read_text()).get(f"{assignment}/{student}") if index.exists() else None
     with Gradebook(f"sqlite:///{course / (name or 'gradebook.db')}") as gb:
         sub = gb.find_submission_notebook(assignment, assignment, student)
-        return {g.name: (g.score, g.max_score) for g in sub.grades}
+        return {g.name: (g.score, g.max_score) for g in sub.grades if manual or g.name.startswith("test_")}
 
 
 def read_nb(path):

@@ -19,8 +19,27 @@ def make_course(tmp, names=None):
 
 
 def points(assignment):
-    """The points of every graded cell of `assignment`'s source notebook: a full answer's score."""
+    """The points of every graded cell of `assignment`'s source notebook, autograded and manual: its max_score."""
     import nbformat
 
     nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     return sum(c.metadata["nbgrader"].get("points", 0) for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
+
+
+def cell_points(assignment):
+    """{grade_id: points} of every graded cell of `assignment`'s source notebook (test cells and manual answers)."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points", 0) for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def auto_points(assignment):
+    """The points of the autograded cells (test_<function>_visible/_hidden): a full answer's verified score."""
+    return sum(p for g, p in cell_points(assignment).items() if g.startswith("test_"))
+
+
+def manual_cells(assignment):
+    """{grade_id: points} of the manually graded answers (the interpretation questions)."""
+    return {g: p for g, p in cell_points(assignment).items() if not g.startswith("test_")}

@@ -7,6 +7,7 @@ then reads the gradebook.
 import ast
 import copy
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -27,7 +28,8 @@ for _path in sorted((Path(__file__).parent / "wrong_implementations").glob("*.py
 
 
 def _solution_cells(nb):
-    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    """The answer cells of the graded functions (the manually graded written answers are markdown)."""
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
 
 
 def _function_of(grade_id):
@@ -74,6 +76,25 @@ def test_honest_solution_gets_full_marks(course, name):
     assert got, "no grades recorded"
     wrong = {k: v for k, v in got.items() if v[0] != v[1]}
     assert not wrong, f"the solution loses points in {wrong}"
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_interpretation_answers_wait_for_a_human_and_max_score_is_every_graded_cell(course, name):
+    from instructor_course import points
+
+    honest, blank = scores(course, name, "honest", manual=True), scores(course, name, "blank", manual=True)
+    manual = {g for g in honest if not g.startswith("test_")}
+    assert len(manual) == 2 and all(g.startswith("interpret_") for g in manual), manual
+    assert sum(m for _, m in honest.values()) == sum(m for _, m in blank.values()) == points(name)
+    from nbgrader.api import Gradebook
+
+    index = json.loads((course / "gradebooks.json").read_text())
+    for student, unchanged in (("honest", False), ("blank", True)):
+        with Gradebook(f"sqlite:///{course / index[f'{name}/{student}']}") as gb:
+            grades = {g.name: g for g in gb.find_submission_notebook(name, name, student).grades}
+            for gid in manual:  # written answers need a human; an answer left as released scores 0
+                assert grades[gid].needs_manual_grade is not unchanged, (student, gid)
+                assert grades[gid].auto_score == (0 if unchanged else None), (student, gid, grades[gid].auto_score)
 
 
 @pytest.mark.parametrize("name", assignments())

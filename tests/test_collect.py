@@ -1,12 +1,17 @@
-"""Collection that loses nothing, on a messy class: an LMS zip (built here, with explicit entry times) holding
-renamed files (` (1)`, `-1`), a late upload, two uploads of one student, a truncated notebook, files that match no
-pattern, a student missing from the roster; a roster with a student who handed in nothing. Graded twice (the same
-CSV), the Canvas and Moodle import files read column by column; a stale re-run, Moodle's download and bad
-arguments checked on collection alone (fast).
+"""Collection that loses nothing and one consistent grade, on a messy class: an LMS zip (built here, with explicit
+entry times) holding renamed files (` (1)`, `-1`), a late upload, two uploads of one student, a truncated notebook,
+files that match no pattern, a student missing from the roster, an honest mistake that passes the visible checks, a
+helper function in a cell of its own, an answer that never returns, an answer that prints 50 MB, a late upload
+within an extension; a roster with a student who handed in nothing; a late policy; manual points and an override.
+Graded twice (the same files), the Canvas and Moodle import files read column by column, the feedback pages' totals
+read against the export; a stale re-run, Moodle's download and bad arguments checked on collection alone (fast).
+Every expected score is derived from the source notebook's points.
 """
 
 import csv
+import html
 import io
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -14,13 +19,41 @@ from pathlib import Path
 import nbformat
 import pytest
 from course import cell_by_id
-from instructor_course import ROOT, make_course, points
+from instructor_course import ROOT, auto_points, cell_points, make_course, manual_cells, points
 
 from rnncore.instructor import autograde, cli, collect, ledger, sandbox
 
 A = "ch02_forward"
-FULL = points(A)  # a full answer's score
-LIMITS = sandbox.Limits(step_timeout=30, submission_timeout=240)
+FULL = auto_points(A)  # a full answer's autograded (and verified) score
+MAX = points(A)  # max_score: the autograded and the manually graded points
+MANUAL = manual_cells(A)  # the interpretation questions, graded by hand
+CELL = cell_points(A)
+
+
+def _fn(function):
+    """The points of a graded function: its visible and its hidden test cell."""
+    return CELL[f"test_{function}_visible"] + CELL[f"test_{function}_hidden"]
+
+
+def _n(x):
+    """A score as the CSV writes it."""
+    return f"{float(x):g}"
+
+
+BUDGET = 30  # seconds: the sandbox's budget, and so nbgrader's cell timeout
+LIMITS = sandbox.Limits(step_timeout=BUDGET, submission_timeout=240)
+POLICY = """[late]
+rule = "percent_per_day"
+percent_per_day = 10
+max_percent = 50
+grace_minutes = 15
+
+[due]
+ch02_forward = 2024-03-02T00:00:00Z
+
+[extensions.ch02_forward]
+ivan = 2
+"""
 SOLUTION = ROOT / "solutions" / A / f"{A}.ipynb"
 
 ROSTER = """id,first_name,last_name,email,lms_id,section
@@ -29,17 +62,47 @@ bob,Bob,Jones,bob@uni.example,1002,A
 carol,Carol,Carroll,carol@uni.example,1003,B
 dave,Dave,Doe,dave@uni.example,1004,B
 frank,Frank,Fell,frank@uni.example,1006,B
+erin,Erin,Evans,erin@uni.example,1005,A
+gina,Gina,Gray,gina@uni.example,1007,A
+hugo,Hugo,Hale,hugo@uni.example,1008,B
+ivan,Ivan,Ince,ivan@uni.example,1009,B
+lou,Lou,Lamb,lou@uni.example,1010,B
 """
 
 
+def _edit(nb, grade_id, old, new):
+    cell = cell_by_id(nb, grade_id)
+    assert old in cell.source, (grade_id, old)
+    cell.source = cell.source.replace(old, new)
+    return nb
+
+
 def _notebooks(course):
-    """solution (FULL), wrong (W_hh not transposed: FULL - 3), blank (the release: 0), as JSON text."""
-    honest = nbformat.read(str(SOLUTION), as_version=4)
-    wrong = nbformat.read(str(SOLUTION), as_version=4)
-    cell = cell_by_id(wrong, "rnn_step_forward")
-    cell.source = cell.source.replace("h_prev @ W_hh.T", "h_prev @ W_hh")
+    """The class's notebooks, as JSON text:
+
+    solution (FULL); wrong (W_hh not transposed in rnn_step_forward, which its visible checks catch: FULL minus
+    rnn_step_forward's points); blank (the release: 0); honest_wrong (W_hh not transposed in rnn_forward, which its
+    1x1 visible checks cannot tell: FULL minus rnn_forward's hidden points); helper (rnn_forward's loop body in a
+    function of its own, in a cell of its own); loop (rnn_step_forward never returns); loud (param_count's cell
+    prints one 50 MB line).
+    """
+    def fresh():
+        return nbformat.read(str(SOLUTION), as_version=4)
+
+    wrong = _edit(fresh(), "rnn_step_forward", "h_prev @ W_hh.T", "h_prev @ W_hh")
+    honest_wrong = _edit(fresh(), "rnn_forward", "@ W_hh.T", "@ W_hh")
+    helper = _edit(fresh(), "rnn_forward", "x @ W_ih.T + b_ih + b_hh", "project(x, W_ih, b_ih + b_hh)")
+    at = helper.cells.index(cell_by_id(helper, "rnn_forward"))
+    helper.cells.insert(at, nbformat.v4.new_code_cell(  # a cell of the student's own, which is not graded
+        "def project(x, W, b):\n    return x @ W.T + b\n"))
+    head = 'def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):'
+    loop = _edit(fresh(), "rnn_step_forward", head, head + "\n    while True:\n        pass")
+    loud = fresh()
+    cell_by_id(loud, "param_count").source += "\nprint('x' * (50 * 2**20))\n"
     blank = nbformat.read(str(course / "exercises" / A / f"{A}.ipynb"), as_version=4)
-    return {k: nbformat.writes(v) for k, v in (("solution", honest), ("wrong", wrong), ("blank", blank))}
+    return {k: nbformat.writes(v) for k, v in (("solution", fresh()), ("wrong", wrong), ("blank", blank),
+                                               ("honest_wrong", honest_wrong), ("helper", helper), ("loop", loop),
+                                               ("loud", loud))}
 
 
 def _zip(path, entries):
@@ -62,12 +125,21 @@ def _canvas_class(nb):
         ("__MACOSX/._liddellalice_1001_5001_ch02_forward.ipynb", "\0\0", (2024, 3, 1, 10, 0, 0)),
         ("ch02_forward.ipynb", nb["solution"], (2024, 3, 1, 10, 0, 0)),  # whose? no LMS prefix
         ("notes/readme for grader.txt", "hello", (2024, 3, 1, 10, 0, 0)),
+        ("evanserin_1005_5006_ch02_forward.ipynb", nb["honest_wrong"], (2024, 3, 1, 13, 0, 0)),
+        ("graygina_1007_5007_ch02_forward.ipynb", nb["helper"], (2024, 3, 1, 14, 0, 0)),
+        ("halehugo_1008_5008_ch02_forward.ipynb", nb["loop"], (2024, 3, 1, 15, 0, 0)),
+        # ivan: 35 hours after the due date, within his extension of 2 days
+        ("inceivan_LATE_1009_5009_ch02_forward.ipynb", nb["solution"], (2024, 3, 3, 11, 0, 0)),
+        ("lamblou_1010_5011_ch02_forward.ipynb", nb["loud"], (2024, 3, 1, 16, 0, 0)),
     ]
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    return make_course(tmp_path_factory.mktemp("messy"), [A])
+    course = make_course(tmp_path_factory.mktemp("messy"), [A])
+    (course / "grades").mkdir()
+    (course / "grades" / "policy.toml").write_text(POLICY)
+    return course
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +156,7 @@ def roster_csv(tmp_path_factory):
 
 def _grade(course, canvas_zip, roster_csv):
     return cli.grade(course, [A], submissions=canvas_zip, lms="canvas", roster=roster_csv, workers=2,
-                     limits=LIMITS, cell_timeout=30, feedback=False, progress=False, canvas_id="4711")
+                     limits=LIMITS, progress=False, canvas_id="4711")
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +181,7 @@ def test_every_file_has_a_fate_in_the_report(graded):
     report, _ = graded
     col = report.collections[A]
     fates = {u.file: (u.fate, u.student, u.detail) for u in col.uploads}
-    assert len(fates) == 9  # every file of the zip, and nothing else
+    assert len(fates) == 14  # every file of the zip, and nothing else
     assert fates["liddellalice_1001_5001_ch02_forward.ipynb"][:2] == ("graded", "alice")
     assert fates["jonesbob_LATE_1002_5010_ch02_forward-1.ipynb"][:2] == ("graded", "bob")
     assert "late (Canvas _LATE_)" in fates["jonesbob_LATE_1002_5010_ch02_forward-1.ipynb"][2]
@@ -134,8 +206,8 @@ def test_every_file_has_a_fate_in_the_report(graded):
     buf = io.StringIO()
     cli.print_summary(report, out=buf)
     out = buf.getvalue()
-    assert col.counts() == {"graded": 5, "superseded": 1, "not replaced": 0, "not matched": 3}
-    assert f"collected {col.source} (--lms canvas): 9 file(s): 5 graded, 1 superseded, 3 not matched" in out
+    assert col.counts() == {"graded": 10, "superseded": 1, "not replaced": 0, "not matched": 3}
+    assert f"collected {col.source} (--lms canvas): 14 file(s): 10 graded, 1 superseded, 3 not matched" in out
     assert "not matched  notes/readme for grader.txt: the name does not match --lms canvas" in out
     assert "superseded   jonesbob_1002_5002_ch02_forward.ipynb -> bob [2024-03-01 09:00:00]: by " in out
 
@@ -143,10 +215,10 @@ def test_every_file_has_a_fate_in_the_report(graded):
 def test_grades_roster_and_submissions(course, graded):
     report, _ = graded
     rows = _by_student(report.csv[A])
-    assert sorted(rows) == ["alice", "bob", "carol", "dave", "frank", "zedzoe"]
+    assert sorted(rows) == ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hugo", "ivan", "lou", "zedzoe"]
     scores = {s: (r["nbgrader_score"], r["verified_score"]) for s, r in rows.items()}
-    assert scores["alice"] == (str(FULL), str(FULL))
-    assert scores["bob"] == (str(FULL - 3), str(FULL - 3))  # the late full upload, not the early blank one
+    assert scores["alice"] == (_n(FULL), _n(FULL))
+    assert scores["bob"] == (_n(WRONG),) * 2  # the late full upload, not the early blank one
     assert scores["carol"] == ("0", "0") and scores["zedzoe"] == ("0", "0")
     assert scores["dave"][1] == "0" and "not verifiable" in rows["dave"]["flags"]  # truncated: 0, flagged
     assert scores["frank"] == ("", "") and rows["frank"]["flags"] == "no submission"
@@ -161,29 +233,106 @@ def test_grades_roster_and_submissions(course, graded):
     assert collect.roster(autograde.Course.load(course))["zedzoe"]["lms_user_id"] == "1099"
 
 
-def test_canvas_and_moodle_import_files(graded):
+WRONG = FULL - _fn("rnn_step_forward")  # bob's late upload: W_hh not transposed in rnn_step_forward
+BOB_PENALTY = round(0.2 * WRONG, 2)  # 36 hours after the due date: 2 started days, 10% a day
+FINAL = {"alice": FULL, "bob": WRONG - BOB_PENALTY, "carol": 0, "dave": 0, "frank": None, "zedzoe": 0,
+         "erin": FULL - CELL["test_rnn_forward_hidden"], "gina": FULL - _fn("rnn_forward"),
+         "hugo": FULL - _fn("rnn_step_forward"), "ivan": FULL, "lou": FULL}
+NAMES = {"alice": ("Alice", "Liddell"), "bob": ("Bob", "Jones"), "carol": ("Carol", "Carroll"),
+         "dave": ("Dave", "Doe"), "erin": ("Erin", "Evans"), "frank": ("Frank", "Fell"), "gina": ("Gina", "Gray"),
+         "hugo": ("Hugo", "Hale"), "ivan": ("Ivan", "Ince"), "lou": ("Lou", "Lamb")}
+IDS = {"alice": "1001", "bob": "1002", "carol": "1003", "dave": "1004", "erin": "1005", "frank": "1006",
+       "gina": "1007", "hugo": "1008", "ivan": "1009", "lou": "1010", "zedzoe": "1099"}
+
+
+def _final(student):
+    return "" if FINAL[student] is None else _n(FINAL[student])
+
+
+def test_canvas_and_moodle_import_files_carry_the_final_grade(graded):
     report, _ = graded
     canvas = _rows(report.exports[A]["canvas"])
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "ch02_forward (4711)"]
-    assert canvas[1] == ["Points Possible", "", "", "", "", str(FULL)]
-    assert canvas[2:] == [
-        ["Liddell, Alice", "1001", "", "", "", str(FULL)],
-        ["Jones, Bob", "1002", "", "", "", str(FULL - 3)],
-        ["Carroll, Carol", "1003", "", "", "", "0"],
-        ["Doe, Dave", "1004", "", "", "", "0"],
-        ["Fell, Frank", "1006", "", "", "", ""],  # no submission: blank, the LMS's own missing policy applies
-        ["zedzoe", "1099", "", "", "", "0"],
-    ]
+    assert canvas[1] == ["Points Possible", "", "", "", "", _n(MAX)]
+    # frank handed in nothing: blank, the LMS's own missing policy applies; zedzoe is not in the roster
+    assert canvas[2:] == [[f"{NAMES[s][1]}, {NAMES[s][0]}" if s in NAMES else s, IDS[s], "", "", "", _final(s)]
+                          for s in sorted(FINAL)]
     moodle = _rows(report.exports[A]["moodle"])
     assert moodle[0] == ["First name", "Last name", "ID number", "Email address", "ch02_forward"]
-    assert moodle[1:] == [
-        ["Alice", "Liddell", "1001", "alice@uni.example", str(FULL)],
-        ["Bob", "Jones", "1002", "bob@uni.example", str(FULL - 3)],
-        ["Carol", "Carroll", "1003", "carol@uni.example", "0"],
-        ["Dave", "Doe", "1004", "dave@uni.example", "0"],
-        ["Frank", "Fell", "1006", "frank@uni.example", ""],
-        ["", "", "1099", "", "0"],
-    ]
+    assert moodle[1:] == [[*NAMES.get(s, ("", "")), IDS[s], f"{s}@uni.example" if s in NAMES else "", _final(s)]
+                          for s in sorted(FINAL)]
+
+
+def test_the_final_grade_late_policy_and_extension(graded):
+    report, _ = graded
+    rows = _by_student(report.csv[A])
+    for student, row in rows.items():
+        assert row["final"] == _final(student), (student, row)
+        assert row["max_score"] == _n(MAX)
+    bob = rows["bob"]
+    assert (bob["late_days"], bob["penalty"], bob["manual"]) == ("2", _n(BOB_PENALTY), "0")
+    assert f"late: 2 day(s) after the due date, -{BOB_PENALTY:g} (percent_per_day)" in bob["flags"]
+    assert (rows["ivan"]["late_days"], rows["ivan"]["penalty"]) == ("0", "0")  # within his extension
+    assert "late" not in rows["ivan"]["flags"]
+    assert rows["alice"]["late_days"] == "0" and rows["alice"]["override"] == ""
+    # the manually graded answers are still to grade for those who wrote them; the blank release's count 0
+    assert "needs manual grading in nbgrader" in rows["alice"]["flags"]
+    assert "needs manual grading" not in rows["carol"]["flags"]
+
+
+def _feedback_total(course, student):
+    text = html.unescape(re.sub(r"<[^>]+>", " ", (course / "feedback" / student / A / f"{A}.html").read_text()))
+    m = re.search(r"\(Score:\s*([\d.]+)\s*/\s*([\d.]+)\)", text)
+    return float(m.group(1)), float(m.group(2))
+
+
+def test_the_feedback_shows_the_exported_grade(course, graded):
+    report, _ = graded
+    rows = _by_student(report.csv[A])
+    for student in sorted(set(FINAL) - {"frank", "dave"}):  # dave's notebook is truncated: nbgrader cannot run it
+        got, out_of = _feedback_total(course, student)
+        assert (got, out_of) == (float(rows[student]["final"]), MAX), student
+
+
+def test_an_honest_mistake_keeps_its_visible_points_and_is_not_tampering(course, graded):
+    report, _ = graded
+    erin = _by_student(report.csv[A])["erin"]
+    assert erin["nbgrader_score"] == erin["verified_score"] == _n(FULL - CELL["test_rnn_forward_hidden"]), erin
+    assert "tampering" not in erin["flags"] and "not confirmed" not in erin["flags"], erin["flags"]
+    fn = next(f for f in ledger.rows(course / "verified.db", A)["erin"]["functions"] if f["function"] == "rnn_forward")
+    assert fn["visible_replayed"]
+    assert fn["cells"]["test_rnn_forward_visible"]["verified"] == CELL["test_rnn_forward_visible"]
+    assert fn["cells"]["test_rnn_forward_hidden"]["verified"] == 0
+
+
+def test_a_helper_in_a_cell_of_its_own_is_warned_about_and_not_graded(course, graded):
+    report, _ = graded
+    gina = _by_student(report.csv[A])["gina"]
+    assert (gina["nbgrader_score"], gina["verified_score"]) == (_n(FULL), _n(FULL - _fn("rnn_forward"))), gina
+    assert "code outside the answer cells: `test_rnn_forward_" in gina["flags"], gina["flags"]
+    assert "tampering" not in gina["flags"]
+    # the visible checks warned her before she submitted
+    nb = nbformat.read(str(course / "autograded" / "gina" / A / f"{A}.ipynb"), as_version=4)
+    printed = "".join(o.get("text", "") for o in cell_by_id(nb, "test_rnn_forward_visible").outputs)
+    assert "WARNING: `rnn_forward` uses `project`, defined outside the answer cells." in printed, printed
+
+
+def test_an_answer_that_never_returns_costs_one_budget(course, graded):
+    report, _ = graded
+    nb = nbformat.read(str(course / "autograded" / "hugo" / A / f"{A}.ipynb"), as_version=4)
+    timed_out = [c for c in nb.cells if any(o.get("ename") == "CellTimeoutError" for o in c.get("outputs", []))]
+    not_run = [c for c in nb.cells if any(o.get("ename") == "NotRun" for o in c.get("outputs", []))]
+    assert len(timed_out) == 1 and not_run, (len(timed_out), len(not_run))
+    hugo = _by_student(report.csv[A])["hugo"]
+    assert hugo["verified_score"] == _n(FULL - _fn("rnn_step_forward")), hugo  # every other function counts
+    assert "tampering" not in hugo["flags"]
+
+
+def test_a_50_mb_print_is_capped(course, graded):
+    page = course / "feedback" / "lou" / A / f"{A}.html"
+    assert page.stat().st_size < 4 * 2**20 and "output truncated" in page.read_text()
+    nb = course / "autograded" / "lou" / A / f"{A}.ipynb"
+    assert nb.stat().st_size < 4 * 2**20
 
 
 def test_grading_twice_gives_identical_files(course, canvas_zip, roster_csv, graded):
@@ -197,7 +346,32 @@ def test_grading_twice_gives_identical_files(course, canvas_zip, roster_csv, gra
     # the collection report says the same, and that the five graded files are the copies graded before
     assert after["collection"].replace(b"; same as the copy graded before", b"").replace(
         b",same as the copy graded before", b",") == before["collection"]
-    assert sum(1 for u in again.collections[A].uploads if "same as the copy graded before" in u.detail) == 5
+    assert sum(1 for u in again.collections[A].uploads if "same as the copy graded before" in u.detail) == 10
+
+
+def test_manual_points_and_an_override_reach_the_export_and_survive_a_rerun(course, canvas_zip, roster_csv, graded):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for gid, pts in MANUAL.items():
+            gb.find_grade(gid, A, A, "alice").manual_score = pts
+        gb.db.commit()
+    assert cli.main(["--course", str(course), "--override", "carol", A, "5", "--reason", "regrade request #12"]) == 0
+    rows = _by_student(course / "grades" / f"{A}.csv")
+    assert (rows["alice"]["manual"], rows["alice"]["final"]) == (_n(sum(MANUAL.values())), _n(MAX))
+    assert (rows["carol"]["override"], rows["carol"]["final"], rows["carol"]["verified_score"]) == ("5", "5", "0")
+    assert "5 by " in rows["carol"]["override_log"] and "regrade request #12" in rows["carol"]["override_log"]
+    assert "override: final 5 (regrade request #12)" in rows["carol"]["flags"]
+    again = _grade(course, canvas_zip, roster_csv)
+    rows = _by_student(again.csv[A])
+    assert (rows["carol"]["final"], rows["alice"]["final"]) == ("5", _n(MAX))
+    assert _feedback_total(course, "alice") == (MAX, MAX)  # the manual points are in the feedback too
+    canvas = {r[1]: r[-1] for r in _rows(again.exports[A]["canvas"])[2:]}
+    assert (canvas["1001"], canvas["1003"]) == (_n(MAX), "5")
+    assert cli.main(["--course", str(course), "--override", "carol", A, "none", "--reason", "lifted"]) == 0
+    rows = _by_student(course / "grades" / f"{A}.csv")
+    assert (rows["carol"]["override"], rows["carol"]["final"]) == ("", "0")
+    assert rows["carol"]["override_log"].startswith("lifted by ")
 
 
 # -- collection alone (no grading) --------------------------------------------------------------------------------
@@ -302,3 +476,33 @@ def test_bad_arguments_name_the_argument_and_the_value(course, canvas_zip, capsy
     assert "give --submissions too" in capsys.readouterr().err
     assert cli.main([A, "--course", str(course), "--quiet", "--roster", str(canvas_zip)]) == 2
     assert "`--roster` " in (err := capsys.readouterr().err) and "must be a CSV" in err
+
+
+# -- the tampering rule, per test cell (fast: ledger rows made here) -----------------------------------------------
+
+def _function(status, message, visible_status=None, replayed=True):
+    shown = visible_status or status
+    return {"function": "f", "status": status, "message": message, "visible_replayed": replayed, "cells": {
+        "test_f_visible": {"points": 1.0, "verified": 1.0 if shown == "ok" else 0.0, "status": shown,
+                           "message": message},
+        "test_f_hidden": {"points": 2.0, "verified": 2.0 if status == "ok" else 0.0, "status": status,
+                          "message": message}}}
+
+
+def test_only_differences_nothing_honest_explains_read_as_tampering():
+    both = {"test_f_visible": 1.0, "test_f_hidden": 2.0}
+    # an honest mistake: nbgrader and the verifier agree cell by cell, so nothing is flagged
+    assert ledger.tampering([_function("wrong", "`h` is wrong", visible_status="ok")],
+                            {"test_f_visible": 1.0, "test_f_hidden": 0.0}) == []
+    # nbgrader passed a check that the same inputs refute outside the kernel
+    flags = ledger.tampering([_function("wrong", "`h` is wrong")], both)
+    assert [f.split(":")[0] for f in flags] == ["suspected tampering"] * 2, flags
+    assert flags[0].startswith("suspected tampering: `test_f_visible` nbgrader 1 > verified 0 (wrong: `h` is wrong)")
+    # a helper in a cell of the student's own
+    flags = ledger.tampering([_function("error", "NameError: name 'project' is not defined")], both)
+    assert all(f.startswith("code outside the answer cells: `test_f_") for f in flags) and len(flags) == 2, flags
+    # undecided: the sandbox ran out of time, or the visible calls could not be replayed
+    flags = ledger.tampering([_function("failed", "timed out after 30 s")], both)
+    assert all(f.startswith("not confirmed: ") for f in flags) and len(flags) == 2, flags
+    flags = ledger.tampering([_function("wrong", "`h` is wrong", replayed=False)], both)
+    assert [f.split(":")[0] for f in flags] == ["not confirmed", "suspected tampering"], flags

@@ -1,7 +1,9 @@
 """The helpers behind every notebook check: messages that say what is wrong, coercion, and the reference lock."""
 
+import nbformat
 import numpy as np
 import pytest
+from course import ROOT, assignments
 
 import rnncore
 from rnncore import grading
@@ -153,3 +155,86 @@ def test_reference_cache_is_rnncores_cache_and_locked_while_grading():
         grading.reference_cache("lstm_step_forward", *args)
     with pytest.raises(ValueError, match="not a forward function"):
         grading.reference_cache("lstm_step_backward", *args)
+
+
+# -- the helper-code rule: a graded function may use only names its notebook's answer and locked cells define ------
+
+def _notebook_file(folder, cells):
+    """A notebook in `folder` with cells [(kind, grade_id, source)], kind "answer", "locked" or "own"."""
+    nb = nbformat.v4.new_notebook()
+    for kind, grade_id, source in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if kind != "own":
+            cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": kind == "answer", "locked": kind == "locked",
+                                         "grade": False, "schema_version": 3}
+        nb.cells.append(cell)
+    nbformat.write(nb, str(folder / "assignment.ipynb"))
+
+
+CELLS = [("locked", "setup", "import numpy as np\nfrom rnncore import grading\nSCALE = 2.0"),
+         ("answer", "f", "def f(x):\n    return g(x) + inner(x) + np.tanh(x) * SCALE + len([x])\n\n"
+                         "def inner(x):\n    return x"),
+         ("own", None, "def helper(x):\n    return 3 * x\nOFFSET = 1"),
+         ("answer", "g", "def g(x):\n    return 2 * x")]
+
+
+def test_a_name_from_a_cell_of_ones_own_is_reported_and_the_rest_is_not(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _notebook_file(tmp_path, CELLS)
+    ns = {}
+    for _, _, source in CELLS:
+        exec(source, ns)
+    # f uses g (another answer cell), inner (its own cell), np and SCALE (a locked cell), len (a builtin): all fine
+    assert grading.outside_names("f", ns["f"], own=set()) == []
+    exec("def f(x):\n    return helper(x) + OFFSET + g(x)", ns)  # now it uses the student's own cell
+    assert grading.outside_names("f", ns["f"], own=set()) == ["OFFSET", "helper"]
+    # defined in f's own cell (newer than the saved notebook, as IPython's history shows): fine
+    assert grading.outside_names("f", ns["f"], own={"f", "helper", "OFFSET"}) == []
+    # no notebook with an answer cell for this function in the working directory: nothing is claimed
+    assert grading.outside_names("no_such_function", ns["f"], own=set()) == []
+
+
+def test_run_student_warns_once_and_still_runs_the_function(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _notebook_file(tmp_path, CELLS)
+    ns = {}
+    for _, _, source in CELLS:
+        exec(source, ns)
+    exec("def f(x):\n    return helper(x)", ns)
+    grading._WARNED.clear()
+    assert grading.run_student("f", ns["f"], 2) == 6
+    assert grading.run_student("f", ns["f"], 1) == 3
+    out = capsys.readouterr().out
+    assert out.count("WARNING: `f` uses `helper`, defined outside the answer cells.") == 1, out
+    assert "put any helper function, constant or import your answer needs inside that function's answer cell" in out
+    exec("def f(x):\n    return g(x)", ns)
+    assert grading.run_student("f", ns["f"], 2) == 4 and "WARNING" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_every_notebook_states_the_helper_rule_right_after_its_title(name):
+    for folder in ("solutions", "exercises"):
+        nb = nbformat.read(str(ROOT / folder / name / f"{name}.ipynb"), as_version=4)
+        cell = nb.cells[1]
+        assert cell.cell_type == "markdown" and cell.metadata["nbgrader"]["grade_id"] == "grading_rules"
+        assert "**Only the answer cells are graded**" in cell.source
+        assert "**Put every helper your\n  answer needs inside that function's answer cell**" in cell.source
+        assert "print a `WARNING`" in cell.source
+        manual = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+                  and c.cell_type == "markdown"]
+        assert len(manual) == 2 and all(c.metadata["nbgrader"]["points"] == 1 for c in manual)
+        assert nb.cells[-1] is manual[-1]  # the interpretation questions are the notebook's last cells
+
+
+def test_the_instructor_guide_quotes_the_notebooks_helper_rule_word_for_word():
+    nb = nbformat.read(str(ROOT / "solutions" / "ch02_forward" / "ch02_forward.ipynb"), as_version=4)
+    rule = nb.cells[1].source.split("\n- ")[1]  # the first bullet: the helper-code rule
+
+    def words(text):
+        return " ".join(text.replace("\n>", "\n").split())
+
+    guide = (ROOT / "book" / "instructor_guide.md").read_text()
+    assert words(rule) in words(guide)
+    assert len({c.source for name in assignments()
+                for c in nbformat.read(str(ROOT / "solutions" / name / f"{name}.ipynb"), as_version=4).cells[1:2]
+                if "grading_rules" == c.metadata["nbgrader"]["grade_id"]}) == 1  # the same words in every notebook

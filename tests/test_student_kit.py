@@ -96,7 +96,8 @@ def test_every_visible_check_fails_with_its_own_message_on_blank_answers(kit, ki
     assert proc.returncode == 0, proc.stderr[-3000:]
     cells = json.loads(proc.stdout)
     nb = nbformat.read(kit / "notebooks" / notebook, as_version=4)
-    graded = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    graded = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+              if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]  # not the written answers
     checks = [c for c in cells if (c["grade_id"] or "").endswith("_visible")]
     assert len(checks) == len(graded), f"{notebook}: {len(checks)} visible checks for {len(graded)} functions"
     for cell in cells:

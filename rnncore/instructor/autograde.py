@@ -500,11 +500,14 @@ def read_shard(shard, assignment, student):
     return data
 
 
-def merge(course, data, assignment, student, success):
+def merge(course, data, assignment, student, success, verified=None):
     """Write one student's grades (from read_shard) into the course gradebook; call from one thread only.
 
-    Scores are clamped to each cell's points; a cell with a manual grade stays flagged for review, as nbgrader
-    does. When the autograde failed, every score is None (nbgrader: needs manual grading).
+    The test cells of verified functions get their *verified* score (`verified`, {grade_id: points}), so that
+    nbgrader's formgrader, its feedback and `nbgrader export` show the score rnn-grade exports; nbgrader's in-kernel
+    scores are kept in the ledger. Other cells keep nbgrader's score. Scores are clamped to each cell's points; a cell
+    with a manual grade stays flagged for review, as nbgrader does. When the autograde failed, every other score is
+    None (nbgrader: needs manual grading).
 
     Returns {grade_id: (score or None, max_score)} as now in the course gradebook.
     """
@@ -519,6 +522,8 @@ def merge(course, data, assignment, student, success):
         for nb in sub.notebooks:
             for g in nb.grades:
                 auto = data["grades"].get((nb.name, g.name)) if success else None
+                if verified and g.name in verified:
+                    auto = verified[g.name]
                 if auto is not None:
                     auto = min(max(float(auto), 0.0), float(g.max_score))
                 g.auto_score = auto
@@ -561,3 +566,52 @@ def nbgrader_scores(course, assignment, student):
 def utcnow():
     """Now, timezone-aware UTC (for the ledger)."""
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+_APIS = {}
+
+
+def generate_feedback(course, assignment, student):
+    """nbgrader generate_feedback for one student, in this process, from the course gradebook (main thread only).
+
+    Run after `merge` wrote the verified scores, so the page shows the same scores as the export. It renders the
+    autograded notebook (whose outputs the worker capped) and runs no code. Returns (success, message).
+    """
+    key = (str(course.root), course.db_url)
+    if key not in _APIS:
+        _APIS[key] = _nbgrader_api(course.root, course.db_url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = _APIS[key].generate_feedback(assignment, student, force=True)
+    return bool(result.get("success")), str(result.get("error") or "")[-300:]
+
+
+def submission_time(course, assignment, student):
+    """The upload time of a student's submission (timestamp.txt, as nbgrader reads it), or None."""
+    return _timestamp(course, assignment, student)
+
+
+def nbgrader_duedate(course, assignment):
+    """nbgrader's own due date of `assignment` in the course gradebook (naive UTC), or None."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(course.db_url) as gb:
+            return gb.find_assignment(assignment).duedate
+    except (MissingEntry, Exception):  # noqa: BLE001 - no gradebook yet: no due date
+        return None
+
+
+def set_late_penalty(course, assignment, student, penalty):
+    """Write the late policy's penalty (points) into the gradebook: nbgrader's feedback and export subtract it."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with warnings.catch_warnings(), Gradebook(course.db_url) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return
+        for nb in sub.notebooks:
+            nb.late_submission_penalty = float(penalty) if nb.name == assignment else 0.0
+        gb.db.commit()

@@ -33,7 +33,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import autograde, collect, ledger, notebook, sandbox, similarity, verify
+from . import autograde, collect, ledger, notebook, policy, sandbox, similarity, verify
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Outcome:
     submission_sha256: str = ""
     error: str = ""
     seconds: float = 0.0
+    feedback: bool = False  # feedback to generate once the verified scores are in the gradebook
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Report:
     collections: dict = field(default_factory=dict)  # assignment -> collect.Collection (when --submissions)
     exports: dict = field(default_factory=dict)  # assignment -> {"collection"|"canvas"|"moodle": path}
     rows: dict = field(default_factory=dict)  # assignment -> [(student, nbgrader, verified, max, flags)]
+    details: dict = field(default_factory=dict)  # assignment -> {student: the detailed CSV's row, as a dict}
     seconds: float = 0.0
     submissions: int = 0
     isolation: str = ""
@@ -69,7 +71,7 @@ def _job(course, source, assignment, student, template_db, workspace, limits, ce
          extra_hide, autograde_on, servers):
     """Autograde and verify one submission, at the same time (both wait on processes of their own)."""
     started = time.monotonic()
-    out = Outcome(assignment, student)
+    out = Outcome(assignment, student, feedback=bool(feedback and verify_on))
     try:
         sub = course.submitted / student / assignment / f"{assignment}.ipynb"
         out.submission_sha256 = hashlib.sha256(sub.read_bytes()).hexdigest() if sub.exists() else ""
@@ -81,7 +83,8 @@ def _job(course, source, assignment, student, template_db, workspace, limits, ce
                     out.shard = autograde.make_shard(course, assignment, student, template_db, workspace)
                     with servers.lease() if servers else contextlib.nullcontext() as server:
                         out.worker = autograde.run_shard(course, out.shard, assignment, student, workspace, limits,
-                                                         cell_timeout, feedback=feedback, hide=extra_hide,
+                                                         cell_timeout, feedback=feedback and not verify_on,
+                                                         hide=extra_hide,
                                                          server=server)
                     out.grades = autograde.read_shard(out.shard, assignment, student)
             finally:
@@ -98,22 +101,60 @@ def _verification(course, source, assignment, sub, workspace, limits, extra_hide
     if sub.exists():
         return verify.verify(source, sub, limits, hide=[*course.secrets(), Path(workspace), *extra_hide])
     v = verify.Verification(assignment, error=f"no {assignment}.ipynb in the submission")
-    v.functions = [verify.FunctionVerdict(f, source.points[f], 0.0, "missing", "no notebook")
-                   for f in source.functions]
+    v.functions = [verify._split(verify.FunctionVerdict(f, source.points[f], 0.0, "missing", "no notebook"),
+                                 source.tests.get(f)) for f in source.functions]
     return v
 
 
-def _merge(course, source, out, ledger_path):
-    """Main thread only: gradebook merge, copies, ledger row."""
+def _verified_cells(out):
+    """{test cell grade_id: verified points} of an outcome (None when it was not verified)."""
+    v = out.verification
+    if v is None:
+        return None
+    return ledger.cell_scores([dict(function=f.function, verified=f.verified, cells=f.cells) for f in v.functions])
+
+
+def _nbgrader_cells(out):
+    """{grade_id: nbgrader's in-kernel score or None} of an outcome (None when it was not autograded)."""
+    if out.grades is None or out.worker is None:
+        return None
+    return {gid: (None if not out.worker.success or score is None else float(score))
+            for (_, gid), score in out.grades["grades"].items()}
+
+
+def _merge(course, source, out, ledger_path, late_policy=None):
+    """Main thread only: gradebook merge (verified scores for the verified test cells, the late policy's penalty),
+    copies, feedback, ledger."""
     if out.shard is not None and out.worker is not None:
         try:
-            autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success)
+            scores = autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success,
+                                     _verified_cells(out))
+            if out.verification is not None and out.worker.success:
+                _late_penalty(course, source, out.assignment, out.student, out.verification.verified, scores,
+                              late_policy)
             autograde.copy_results(course, out.shard, out.assignment, out.student)
+            if out.feedback and out.worker.success:
+                ok, message = autograde.generate_feedback(course, out.assignment, out.student)
+                if not ok:
+                    out.error = (out.error + "; " if out.error else "") + f"feedback failed: {message}"[:300]
         except Exception as exc:
             out.error = (out.error + "; " if out.error else "") + f"merge failed: {exc}"[:300]
         finally:
             shutil.rmtree(out.shard, ignore_errors=True)
     _record(source, out, ledger_path)
+
+
+def _late_penalty(course, source, assignment, student, verified, scores, late_policy):
+    """(days, penalty) by the late policy for `verified` + the manual points in `scores` ({grade_id: (score, max)},
+    as in the gradebook), written into nbgrader's gradebook as the notebook's late_submission_penalty, so that the
+    feedback page and `nbgrader export` subtract the same penalty as the CSV."""
+    late_policy = late_policy or policy.Policy(rule="none")
+    manual = source.manual_cells()
+    earned = float(verified) + sum(float(s) for g, (s, _) in scores.items() if g in manual and s is not None)
+    days, penalty = late_policy.late(assignment, student, autograde.submission_time(course, assignment, student),
+                                     earned, autograde.nbgrader_duedate(course, assignment))
+    autograde.set_late_penalty(course, assignment, student, penalty)
+    return days, penalty
 
 
 def _record(source, out, ledger_path):
@@ -124,59 +165,98 @@ def _record(source, out, ledger_path):
     row = {"submission_sha256": out.submission_sha256, "source_sha256": source.sha256,
            "verified": None if v is None else v.verified, "max_score": source.max_score,
            "functions": [] if v is None else [dict(function=f.function, points=f.points, verified=f.verified,
-                                                   status=f.status, message=f.message) for f in v.functions],
+                                                   status=f.status, message=f.message, cells=f.cells,
+                                                   visible_replayed=f.visible_replayed) for f in v.functions],
            "flags": flags, "isolation": "" if v is None else v.isolation, "seconds": out.seconds,
-           "updated": autograde.utcnow().isoformat()}
+           "updated": autograde.utcnow().isoformat(), "nbgrader_cells": _nbgrader_cells(out)}
     ledger.record(ledger_path, out.assignment, out.student, row)
 
 
-def export(course, assignment, source, csv_dir, canvas_id=None):
+def export(course, assignment, source, csv_dir, canvas_id=None, late_policy=None, details_out=None):
     """Write grades/<assignment>.csv from the gradebook and the ledger, the copy check's report, and the Canvas and
     Moodle grade-import files (<assignment>-canvas.csv, -moodle.csv); return (path, rows).
+
+    rows are (student, nbgrader's in-kernel score, verified score, max_score, flags); the detailed CSV adds the
+    manual points, late days and penalty (per `late_policy`, a policy.Policy), the override and the final grade
+    (ledger.export_details), and the LMS files carry the final grade. `details_out`, a dict, receives
+    {student: detail row}.
 
     The copy check runs here, once per assignment at the end of a run, over every submission the ledger holds (not
     only this batch's), so that re-runs and runs of some students compare everyone. Every student of the roster
     (nbgrader's students table) has a row; one without a submission is flagged "no submission".
     """
+    late_policy = late_policy or policy.Policy(rule="none")
     stored = ledger.rows(course.verified_db, assignment)
     uploads = ledger.uploads(course.verified_db, assignment)
+    overrides = ledger.overrides(course.verified_db, assignment)
     students = collect.roster(course)
     present = set(course.students(assignment)) | set(stored)
     copies = similarity.check_assignment(
         {s: course.submitted / s / assignment / f"{assignment}.ipynb" for s in stored}, source,
         Path(csv_dir) / f"{assignment}-copies.html")
-    records, submissions = [], {}
-    for student in sorted(present | set(students)):
+    max_score = source.total_points
+    auto_cells = {f"test_{f}_{kind}" for f in source.functions for kind in ("visible", "hidden")}
+    due_fallback = autograde.nbgrader_duedate(course, assignment)
+    records, details, finals = [], [], {}
+    for student in sorted(present | set(students) | set(overrides)):
+        history = overrides.get(student, [])
+        forced = history[-1]["score"] if history else None
+        detail = {"student_id": student, "max_score": max_score, "override": forced,
+                  "override_log": ledger.override_note(history)}
         if student not in present:
-            records.append((student, None, None, source.max_score, ["no submission"]))
-            submissions[student] = "no submission"
+            detail.update(flags=["no submission"], submission="no submission", final=forced)
+            records.append((student, None, None, max_score, ["no submission"]))
+            details.append(detail)
+            finals[student] = forced
             continue
         up = uploads.get(student)
         sub = course.submitted / student / assignment / f"{assignment}.ipynb"
         if up and sub.exists() and up["sha256"] == hashlib.sha256(sub.read_bytes()).hexdigest():
-            submissions[student] = f"{up['file']} [{up['uploaded'][:19]}]" + (" LATE" if up["late"] else "")
+            submission = f"{up['file']} [{up['uploaded'][:19]}]" + (" LATE" if up["late"] else "")
         else:
-            submissions[student] = f"submitted/{student}/{assignment}"
+            submission = f"submitted/{student}/{assignment}"
         nb = autograde.nbgrader_scores(course, assignment, student)
         row = stored.get(student)
-        scores = [s for s, _ in nb.values() if s is not None]
-        nbg = float(sum(scores)) if scores else None
+        kernel = (row or {}).get("nbgrader_cells")
+        if kernel is None:  # a ledger row from before per-cell scores, or not autograded: the gradebook's
+            kernel = {g: s for g, (s, _) in nb.items()}
+        in_kernel = [s for s in kernel.values() if s is not None]
+        nbg = float(sum(in_kernel)) if in_kernel else None
+        manual_cells = {g: s for g, (s, _) in nb.items() if g not in auto_cells}
+        manual = float(sum(s for s in manual_cells.values() if s is not None))
         flags = []
         if row is not None:
-            flags += ledger.tampering(row["functions"], nb)
+            flags += ledger.tampering(row["functions"], kernel)
             flags += row["flags"]
             flags += copies.get(student, [])
             if row["source_sha256"] != source.sha256:
                 flags.append("verified against an older version of the source notebook: re-run rnn-grade")
         else:
             flags.append("not verified yet: run rnn-grade")
-        if nb and any(s is None for s, _ in nb.values()):
+        if any(s is None for s in manual_cells.values()):
             flags.append("needs manual grading in nbgrader")
-        records.append((student, nbg, None if row is None else row["verified"], source.max_score, flags))
-    path = ledger.export_csv(Path(csv_dir) / f"{assignment}.csv", records, submissions)
-    ledger.canvas_csv(Path(csv_dir) / f"{assignment}-canvas.csv", assignment, records, students, source.max_score,
-                      canvas_id)
-    ledger.moodle_csv(Path(csv_dir) / f"{assignment}-moodle.csv", assignment, records, students)
+        verified = None if row is None else row["verified"]
+        earned = None if verified is None else verified + manual
+        days, penalty = late_policy.late(assignment, student, autograde.submission_time(course, assignment, student),
+                                         earned, due_fallback)
+        final = forced if forced is not None else (None if earned is None else max(earned - penalty, 0.0))
+        if row is not None and nb:
+            autograde.set_late_penalty(course, assignment, student, penalty)  # the gradebook subtracts the same
+        if days:
+            flags.append(f"late: {days} day(s) after the due date, -{penalty:g} ({late_policy.rule})")
+        if forced is not None:
+            flags.append(f"override: final {forced:g} ({history[-1]['reason'][:80]})")
+        detail.update(verified_score=verified, manual=manual, late_days=days, penalty=penalty, final=final,
+                      nbgrader_score=nbg, flags=flags, submission=submission)
+        details.append(detail)
+        finals[student] = final
+        records.append((student, nbg, verified, max_score, flags))
+    path = ledger.export_details(Path(csv_dir) / f"{assignment}.csv", details)
+    lms = [(s, None, finals.get(s), mx, fl) for s, _, _, mx, fl in records]
+    ledger.canvas_csv(Path(csv_dir) / f"{assignment}-canvas.csv", assignment, lms, students, max_score, canvas_id)
+    ledger.moodle_csv(Path(csv_dir) / f"{assignment}-moodle.csv", assignment, lms, students)
+    if details_out is not None:
+        details_out.update({d["student_id"]: d for d in details})
     return path, records
 
 
@@ -212,11 +292,12 @@ def print_summary(report, out=sys.stdout, width=70):
 def grade(course_dir=".", assignments=None, submissions=None, regexp=None, students=None, workers=1,
           limits=None, cell_timeout=None, feedback=True, verify_on=True, autograde_on=True,
           csv_dir=None, db_url=None, extra_hide=(), progress=True, lms=None, force_older=False, roster=None,
-          canvas_id=None):
+          canvas_id=None, policy_path=None):
     """Run the whole cycle; return a Report. The library form of `rnn-grade` (see main for the arguments)."""
     started = time.monotonic()
     limits = limits or sandbox.Limits()
     course = autograde.Course.load(course_dir, db_url)
+    late_policy = policy.load(policy_path or course.root / "grades" / "policy.toml")
     names = list(assignments or course.assignments())
     unknown = [a for a in names if a not in course.assignments()]
     if unknown:
@@ -243,8 +324,8 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
             report.collections[a] = col
             report.exports[a] = {"collection": col.write(csv_dir / f"{a}-collection.csv")}
     jobs = [(a, s) for a in names for s in course.students(a) if students is None or s in students]
-    if cell_timeout is None:
-        cell_timeout = int(min(limits.submission_timeout, 60))
+    if cell_timeout is None:  # one budget: nbgrader's cell timeout is the sandbox's (see worker.OneTimeout)
+        cell_timeout = max(1, int(min(limits.submission_timeout, limits.step_timeout)))
     workspace = Path(tempfile.mkdtemp(prefix="rnngrade-work-"))
     servers = None
     try:
@@ -272,7 +353,7 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
             done = []
             for fut in concurrent.futures.as_completed(futures):
                 out = fut.result()
-                _merge(course, sources[out.assignment], out, course.verified_db)
+                _merge(course, sources[out.assignment], out, course.verified_db, late_policy)
                 done.append(out)
                 report.job_seconds.append(out.seconds)
                 if bar is not None:
@@ -285,7 +366,8 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
         if report.isolation != "namespaces":
             for out in done:
                 if out.grades is not None and out.worker is not None:
-                    autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success)
+                    autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success,
+                                    _verified_cells(out))
                 _record(sources[out.assignment], out, course.verified_db)
     finally:
         if servers is not None:
@@ -295,7 +377,9 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
         changed = notebook.read_source(course.source_notebook(a), a).sha256 != sources[a].sha256
         if changed:
             print(f"WARNING: {course.source_notebook(a)} changed while grading: re-run rnn-grade", file=sys.stderr)
-        report.csv[a], report.rows[a] = export(course, a, sources[a], csv_dir, canvas_id)
+        report.details[a] = {}
+        report.csv[a], report.rows[a] = export(course, a, sources[a], csv_dir, canvas_id, late_policy,
+                                               report.details[a])
         ex = report.exports.setdefault(a, {})
         ex["canvas"], ex["moodle"] = csv_dir / f"{a}-canvas.csv", csv_dir / f"{a}-moodle.csv"
         known = collect.roster(course)
@@ -305,6 +389,31 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
                               f"them; add lms_user_id with --roster): {', '.join(no_id)}"]
     report.submissions = len(jobs)
     report.seconds = time.monotonic() - started
+    return report
+
+
+def override(course_dir, student, assignment, score, reason, csv_dir=None, db_url=None, policy_path=None,
+             canvas_id=None, who=None):
+    """Set (score a number) or lift (score None) an instructor's override of a final grade, then export again.
+
+    The override is stored in verified.db (every one kept, with who, when and why), survives re-runs, and shows in
+    the detailed CSV (override, override_log); the final grade and the LMS files carry it. Returns a Report.
+    """
+    course = autograde.Course.load(course_dir, db_url)
+    if assignment not in course.assignments():
+        raise ValueError(f"override: `assignment` must be among {course.assignments()}, got {assignment!r}")
+    if score is not None and (not isinstance(score, (int, float)) or score < 0):
+        raise ValueError(f"override: `score` must be a number >= 0 (or none), got {score!r}")
+    ledger.add_override(course.verified_db, assignment, student, score, reason, who)
+    source = notebook.read_source(course.source_notebook(assignment), assignment)
+    late_policy = policy.load(policy_path or course.root / "grades" / "policy.toml")
+    csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"
+    report = Report(isolation="-")
+    report.details[assignment] = {}
+    report.csv[assignment], report.rows[assignment] = export(course, assignment, source, csv_dir, canvas_id,
+                                                             late_policy, report.details[assignment])
+    report.exports[assignment] = {"canvas": csv_dir / f"{assignment}-canvas.csv",
+                                  "moodle": csv_dir / f"{assignment}-moodle.csv"}
     return report
 
 
@@ -337,8 +446,8 @@ def build_parser():
     p.add_argument("--submission-timeout", type=float, default=d.submission_timeout,
                    help="wall-clock seconds for one submission's autograde, and for its verification")
     p.add_argument("--cell-timeout", type=int, default=None,
-                   help="nbgrader's per-cell timeout (Execute.timeout; default: the smaller of 60 and "
-                        "--submission-timeout)")
+                   help="nbgrader's per-cell timeout (Execute.timeout; default: --timeout, the sandbox's budget); the "
+                        "first cell that runs out of time stops the kernel and the later cells are not run")
     p.add_argument("--file-size-mb", type=int, default=d.file_size_mb, help="largest file a submission may write")
     p.add_argument("--isolation", choices=["auto", "namespaces", "none"], default=d.isolation,
                    help="Linux namespaces for workers and sandboxes (auto: when the machine allows)")
@@ -348,12 +457,30 @@ def build_parser():
     p.add_argument("--db-url", help="gradebook URL (default: the course's, nbgrader's sqlite file)")
     p.add_argument("--hide", nargs="+", default=[], help="more paths student code must not see")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--policy",
+                   help="late policy, due dates and extensions (TOML; default: <course>/grades/policy.toml)")
+    p.add_argument("--override", nargs=3, metavar=("STUDENT", "ASSIGNMENT", "SCORE"),
+                   help="set a student's final grade (SCORE 'none' lifts the override), with --reason; nothing is "
+                        "graded, the CSVs are written again")
+    p.add_argument("--reason", help="why (required with --override; kept in verified.db and the CSV)")
     return p
 
 
 def main(argv=None):
     """Entry point of the `rnn-grade` console script."""
     args = build_parser().parse_args(argv)
+    if args.override:
+        student, assignment, score = args.override
+        try:
+            value = None if score.lower() == "none" else float(score)
+            report = override(args.course, student, assignment, value, args.reason, args.csv_dir, args.db_url,
+                              args.policy, args.canvas_assignment_id)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"rnn-grade: {exc}", file=sys.stderr)
+            return 2
+        print(f"override of {student} in {assignment}: {score} ({args.reason})")
+        print_summary(report)
+        return 0
     try:
         limits = sandbox.Limits(cpu_seconds=args.cpu_seconds, memory_mb=args.memory_mb, step_timeout=args.timeout,
                                 submission_timeout=args.submission_timeout, file_size_mb=args.file_size_mb,
@@ -361,7 +488,8 @@ def main(argv=None):
         report = grade(args.course, args.assignments or None, args.submissions, args.regexp, args.students,
                        args.workers, limits, args.cell_timeout, not args.no_feedback, True, not args.no_autograde,
                        args.csv_dir, args.db_url, args.hide, progress=not args.quiet, lms=args.lms,
-                       force_older=args.force_older, roster=args.roster, canvas_id=args.canvas_assignment_id)
+                       force_older=args.force_older, roster=args.roster, canvas_id=args.canvas_assignment_id,
+                       policy_path=args.policy)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"rnn-grade: {exc}", file=sys.stderr)
         return 2

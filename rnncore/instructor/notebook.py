@@ -52,11 +52,23 @@ class SourceNotebook:
     hidden_lines: frozenset  # stripped lines inside hidden-test regions
     unmapped_tests: tuple  # grade cells that do not follow test_<function>_(visible|hidden)
     sha256: str = field(default="")
+    cell_points: dict = field(default_factory=dict)  # grade_id -> points, for every graded cell (tests and manual)
+    tests: dict = field(default_factory=dict)  # function -> {"visible": points, "hidden": points}
 
     @property
     def max_score(self):
-        """Total points of the graded functions."""
+        """Total points of the graded functions (the autograded part)."""
         return float(sum(self.points.values()))
+
+    @property
+    def total_points(self):
+        """Total points of every graded cell: the autograded functions' test cells and the manually graded cells."""
+        return float(sum(self.cell_points.values())) if self.cell_points else self.max_score
+
+    def manual_cells(self):
+        """grade_id -> points of the graded cells that are not a test cell of a graded function (manual grading)."""
+        auto = {f"test_{f}_{kind}" for f in self.functions for kind in ("visible", "hidden")}
+        return {g: p for g, p in self.cell_points.items() if g not in auto}
 
 
 def _meta(cell):
@@ -84,13 +96,16 @@ def read_source(path, assignment=None):
     raw = path.read_bytes()
     nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
     cells, solutions, points, unmapped, hidden = [], {}, {}, [], set()
+    cell_points, tests = {}, {}
     for cell in nb.cells:
         meta, src = _meta(cell), _source(cell)
         for block in HIDDEN.findall(src):
             hidden.update(line.strip() for line in block.splitlines() if line.strip())
+        gid = meta.get("grade_id")
+        if meta.get("grade") and gid:
+            cell_points[gid] = float(meta.get("points", 0) or 0)
         if cell.cell_type != "code":
             continue
-        gid = meta.get("grade_id")
         if meta.get("solution"):
             solutions[gid] = src
             cells.append(Cell("answer", gid, src))
@@ -98,6 +113,7 @@ def read_source(path, assignment=None):
             m = TEST_ID.match(gid or "")
             if m:
                 points[m["function"]] = points.get(m["function"], 0.0) + float(meta.get("points", 0) or 0)
+                tests.setdefault(m["function"], {})[m["kind"]] = float(meta.get("points", 0) or 0)
             else:
                 unmapped.append(gid)
         elif meta.get("locked"):
@@ -116,6 +132,8 @@ def read_source(path, assignment=None):
         hidden_lines=frozenset(hidden),
         unmapped_tests=tuple(unmapped),
         sha256=hashlib.sha256(raw).hexdigest(),
+        cell_points=cell_points,
+        tests={f: {"visible": tests[f].get("visible", 0.0), "hidden": tests[f].get("hidden", 0.0)} for f in functions},
     )
 
 

@@ -1,8 +1,12 @@
 """The verified score: run a submission's answers in a sandbox and compare with rnncore in this (trusted) process.
 
-For each graded function the verified score is the function's points (the sum of its test cells' points in the
-source notebook) when every case matches rnncore within atol 1e-8, rtol 1e-6 (unless its `cases` entry says
-otherwise), and 0 otherwise. Every returned array and number is compared; caches (NamedTuples in rnncore) are
+Points are awarded by the same rule as the notebook's two test cells. Each graded function has *visible* cases (the
+exact calls its visible test cell makes, recorded from the source notebook by visible.py) and the verifier's own
+*hidden* cases (cases.py). The function earns its visible cell's points when every visible case matches rnncore, and
+its hidden cell's points when every hidden case does, within atol 1e-8, rtol 1e-6 (unless its `cases` entry says
+otherwise). When the visible calls cannot be replayed (inputs that are not plain data), the visible cell's points
+need every case to match (`visible_replayed` is then False).
+Every returned array and number is compared; caches (NamedTuples in rnncore) are
 skipped. Returned types are checked as the in-kernel tests check them: an array must be exactly an
 np.ndarray, an int an int or numpy integer (exactly an int where the notebook says so), a float any real number
 (not a bool), a list of token ids any sequence of ints.
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _wire, cases, integrity, notebook, sandbox, stubs
+from . import _wire, cases, integrity, notebook, sandbox, stubs, visible
 
 
 @dataclass
@@ -33,6 +37,8 @@ class FunctionVerdict:
     verified: float
     status: str  # "ok", "wrong", "error", "missing", "failed", "unverified"
     message: str = ""
+    cells: dict = field(default_factory=dict)  # test cell grade_id -> {points, verified, status, message}
+    visible_replayed: bool = False  # the visible cell's own calls were replayed (else all cases stand for them)
 
 
 @dataclass
@@ -77,6 +83,54 @@ def wire_case(case, blobs):
 
 
 _PLANS = {}  # function -> (spec, [wire cases], blobs, [[(step, reference value), ...] per case], [Case])
+_VISIBLE_PLANS = {}  # (source sha256, function) -> ([wire cases], blobs, expected, [Case]) or None
+
+
+def _wire_and_expect(spec, made):
+    blobs, wired, expected = [], [], []
+    for case in made:
+        w = wire_case(case, blobs)
+        for step, ws in zip(case.steps, w["steps"]):
+            ws["_compare"] = step.compare
+        wired.append(w)
+        outs = []
+
+        def lookup(name, spec=spec):
+            return cases.reference(name, spec)
+
+        with np.errstate(all="ignore"):
+            _wire.run_case(w, blobs, lookup, lambda index, value, outs=outs: outs.append((index, value)))
+        expected.append(outs)
+    return wired, blobs, expected
+
+
+def _checked(names, seen):
+    """The `compare` of a replayed visible call: the outputs the cell checked ("shape:" when only their shape)."""
+    names = tuple(names or ())
+    if not seen or not names or not any(n in seen for n in names):
+        return True
+    return tuple(None if n not in seen else n if seen[n] == "value" else f"shape:{n}" for n in names)
+
+
+def visible_plan(source, function):
+    """The verifier's visible cases of `function` (the calls its visible test cell makes), or None when they cannot be
+    replayed: no visible cell, a call with inputs that are not plain data, a function judged by its own `check`."""
+    key = (source.sha256 or str(source.path), function)
+    if key not in _VISIBLE_PLANS:
+        plan = None
+        try:
+            spec = cases.spec_for(function)
+            calls = visible.record(source).get(function) if source.tests.get(function, {}).get("visible") else None
+            if spec.check is None and calls and all(visible.replayable(c[0]) for c in calls):
+                names = spec.outputs or cases.output_names(function)
+                made = [cases.Case(f"visible check {k + 1}", [cases.Step(function, args=tuple(a), kwargs=dict(kw),
+                                                                          compare=_checked(names, seen))])
+                        for k, ((a, kw), seen) in enumerate(calls)]
+                plan = (*_wire_and_expect(spec, made), made)
+        except Exception:  # the reference refused a recorded call (or anything else): judged by all cases instead
+            plan = None
+        _VISIBLE_PLANS[key] = plan
+    return _VISIBLE_PLANS[key]
 
 
 def plan_for(function):
@@ -276,9 +330,18 @@ def compare_step(spec, step, ref, node, blobs):
             name = names[i] if i < len(names) else f"output {i}"
             if name is None:
                 continue
-            out += compare_value(r, n, blobs, name, spec.atol, spec.rtol, spec.exact_int)
+            out += _compare_named(r, n, blobs, name, spec)
         return out
+    if isinstance(compare, tuple) and len(compare) == 1 and compare[0] is None:
+        return []
     name = names[0] if len(names) == 1 and names[0] else (call or "the value")
+    return _compare_named(ref, node, blobs, name, spec)
+
+
+def _compare_named(ref, node, blobs, name, spec):
+    """compare_value under an output name; "shape:<name>" compares only type and shape (a visible shape check)."""
+    if name.startswith("shape:"):
+        return compare_value(ref, node, blobs, name[6:], np.finfo(np.float64).max, 0.0, spec.exact_int)
     return compare_value(ref, node, blobs, name, spec.atol, spec.rtol, spec.exact_int)
 
 
@@ -325,8 +388,8 @@ def verify(source, submission, limits=None, hide=(), only=None):
         found = notebook.answers(nb, source)
     except notebook.SubmissionError as exc:
         result.error = str(exc)
-        result.functions = [FunctionVerdict(f, source.points[f], 0.0, "missing", "unreadable notebook")
-                            for f in source.functions]
+        result.functions = [_split(FunctionVerdict(f, source.points[f], 0.0, "missing", "unreadable notebook"),
+                                   source.tests.get(f)) for f in source.functions]
         return result
     result.flags = integrity.scan_submission(nb, found, source)
     graded = tuple(sorted(set(source.functions) | set(source.solutions)))
@@ -354,7 +417,13 @@ def verify(source, submission, limits=None, hide=(), only=None):
             spec, wired, fblobs, _, _ = plans[function]
             offset = len(blobs)
             blobs += fblobs
-            fn_plans.append({"name": function, "cases": [_shift(w, offset) for w in wired]})
+            shifted = [_shift(w, offset) for w in wired]
+            vplan = visible_plan(source, function)
+            if vplan is not None:
+                offset = len(blobs)
+                blobs += vplan[1]
+                shifted += [_shift(w, offset) for w in vplan[0]]
+            fn_plans.append({"name": function, "cases": shifted})
         run = sandbox.run(_cells(source, found, solution_for), fn_plans, blobs, stub_src, limits, hide=hide,
                           preload=_imports(source))
         outcomes.update(run.functions)
@@ -365,9 +434,11 @@ def verify(source, submission, limits=None, hide=(), only=None):
         points = source.points[function]
         plan = plans[function]
         if isinstance(plan, Exception):
-            result.functions.append(FunctionVerdict(function, points, 0.0, "unverified", str(plan)))
+            result.functions.append(_split(FunctionVerdict(function, points, 0.0, "unverified", str(plan)),
+                                           source.tests.get(function)))
             continue
-        result.functions.append(_judge(function, points, plan, outcomes.get(function), found, result.cell_errors))
+        result.functions.append(_judge(function, points, plan, outcomes.get(function), found, result.cell_errors,
+                                       source.tests.get(function), visible_plan(source, function)))
     result.seconds = time.monotonic() - started
     return result
 
@@ -408,7 +479,56 @@ def _shift(tree, offset):
     return tree
 
 
-def _judge(function, points, plan, outcome, found, cell_errors):
+def _split(verdict, tests, visible_outcome=None, replayed=False):
+    """Fill `verdict.cells` (one entry per test cell) and its total.
+
+    tests : {"visible": points, "hidden": points} of the function's test cells (None: one cell, the whole function)
+    visible_outcome : (status, message) of the visible cases, or None when they were not judged separately
+    """
+    tests = tests or {"visible": 0.0, "hidden": verdict.points}
+    hidden = (verdict.status, verdict.message)
+    shown = visible_outcome if visible_outcome is not None else hidden
+    verdict.cells, total = {}, 0.0
+    for kind, (status, message) in (("visible", shown), ("hidden", hidden)):
+        pts = float(tests.get(kind, 0.0))
+        got = pts if status == "ok" else 0.0
+        total += got
+        verdict.cells[f"test_{verdict.function}_{kind}"] = {"points": pts, "verified": got, "status": status,
+                                                           "message": message}
+    verdict.verified = total
+    verdict.visible_replayed = bool(replayed)
+    if verdict.status == "ok" and shown[0] != "ok":
+        verdict.status, verdict.message = shown[0], f"visible: {shown[1]}"
+    return verdict
+
+
+def _judge(function, points, plan, outcome, found, cell_errors, tests=None, vplan=None):
+    n = len(plan[1])
+    if outcome is not None and not outcome.failure and vplan is not None and len(outcome.cases) == n + len(vplan[0]):
+        from copy import copy
+
+        hidden_out, visible_out = copy(outcome), copy(outcome)
+        hidden_out.cases, visible_out.cases = outcome.cases[:n], outcome.cases[n:]
+        verdict = _judge_cases(function, points, plan, hidden_out, found, cell_errors)
+        spec = plan[0]
+        shown = _judge_cases(function, points, (spec, vplan[0], vplan[1], vplan[2], vplan[3]), visible_out, found,
+                             cell_errors)
+        return _split(verdict, tests, (shown.status, shown.message), replayed=True)
+    if outcome is not None and not outcome.failure and vplan is not None:
+        outcome = copy_outcome(outcome, n)
+    return _split(_judge_cases(function, points, plan, outcome, found, cell_errors), tests)
+
+
+def copy_outcome(outcome, n):
+    """`outcome` with only its first `n` cases (the hidden ones) when the visible ones came back incomplete."""
+    from copy import copy
+
+    out = copy(outcome)
+    out.cases = outcome.cases[:n]
+    return out
+
+
+def _judge_cases(function, points, plan, outcome, found, cell_errors):
     spec, wired, _, expected, made = plan
     if function not in found:
         return FunctionVerdict(function, points, 0.0, "missing", "no answer cell with this grade_id")

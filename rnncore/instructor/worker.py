@@ -25,10 +25,14 @@ import signal
 import sys
 from pathlib import Path
 
+from nbclient.exceptions import CellTimeoutError
+
 # `python -m rnncore.instructor.worker` imports rnncore/instructor/__init__.py first, which skips a slow optional
 # import of jsonschema (fast_imports) before nbconvert and nbgrader load it.
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Integer
 
 from . import isolate, sandbox
 
@@ -47,6 +51,73 @@ class KillStragglers(Preprocessor):
         return nb, resources
 
 
+class OneTimeout(Execute):
+    """nbgrader's Execute, except that the first cell to run out of time ends the run: the later cells are not run.
+
+    An answer that never returns used to cost one cell timeout in its visible test cell and another in its hidden one
+    (and more in every later cell that calls it). Here it costs one `Execute.timeout`, which rnn-grade sets to the
+    verifier's sandbox budget (`--timeout`), and the verifier runs at the same time: one budget in all. The cells not
+    run get an error output saying why (their tests score 0 in nbgrader; the verified grade, which rnn-grade exports
+    and writes into the gradebook, keeps every function that does return).
+    """
+
+    timeouts = Integer(0, help="cells that ran out of time in this run (0 or 1)")
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.timeouts += 1
+        self._rnn_timeout = timeout
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def preprocess_cell(self, cell, resources, index):
+        if self.timeouts and cell.cell_type == "code":
+            cell.outputs = [new_output("error", ename="NotRun", evalue=(
+                f"not run: an earlier cell ran out of time ({getattr(self, '_rnn_timeout', '?')} s), which ends the "
+                "run"), traceback=[])]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError as exc:  # output still streaming when the reply came (a huge print): ends the run too
+            self.timeouts += 1
+            self._rnn_timeout = self.iopub_timeout
+            cell.outputs = [*cell.get("outputs", []), new_output("error", ename="CellTimeoutError",
+                                                                 evalue=str(exc).splitlines()[0][:300], traceback=[])]
+            return cell, resources
+
+
+class CapOutput(Preprocessor):
+    """Cap what each cell printed or displayed at `max_bytes` (nbgrader's LimitOutput counts lines only, so a single
+    50 MB line went whole into the autograded notebook and the feedback page)."""
+
+    enabled = Bool(True)
+    max_bytes = Integer(1 << 20, help="the most bytes of output kept per cell").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        left = self.max_bytes
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                out.text, left = _cut(out.get("text", ""), left)
+            elif out.output_type in ("display_data", "execute_result"):
+                for mime, value in list(out.get("data", {}).items()):
+                    text = value if isinstance(value, str) else "".join(value) if isinstance(value, list) else ""
+                    if isinstance(value, (str, list)):
+                        out.data[mime], left = _cut(text, left)
+            elif out.output_type == "error":
+                out.evalue, left = _cut(str(out.get("evalue", "")), left)
+                out.traceback = [_cut(str(t), 4096)[0] for t in out.get("traceback", [])[:30]]
+        return cell, resources
+
+
+def _cut(text, left):
+    """(text cut to `left` UTF-8 bytes with a note of how much was dropped, bytes left)."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= left:
+        return text, left - len(data)
+    kept = data[:max(left, 0)].decode("utf-8", "ignore")
+    return kept + f"\n[output truncated: {len(data) - max(left, 0)} more bytes]\n", 0
+
+
 def grade_shard(shard, assignment, student, cell_timeout, feedback):
     """Autograde one submission in a shard (and generate its feedback); write worker_result.json."""
     shard = Path(shard).resolve()
@@ -62,10 +133,13 @@ def grade_shard(shard, assignment, student, cell_timeout, feedback):
     config.CourseDirectory.root = str(shard)
     config.CourseDirectory.db_url = f"sqlite:///{shard / 'gradebook.db'}"
     config.Execute.timeout = int(float(cell_timeout))
+    config.Execute.iopub_timeout = int(float(cell_timeout))  # a big output may take a while to arrive
     current = list(config.Autograde.get("autograde_preprocessors", Autograde().autograde_preprocessors))
     names = [p if isinstance(p, str) else p.__name__ for p in current]
     at = next((i for i, n in enumerate(names) if n.rsplit(".", 1)[-1] == "Execute"), 0)
-    config.Autograde.autograde_preprocessors = [*current[: at + 1], KillStragglers, *current[at + 1:]]
+    if names and names[at].rsplit(".", 1)[-1] == "Execute":
+        current[at] = OneTimeout
+    config.Autograde.autograde_preprocessors = [*current[: at + 1], CapOutput, KillStragglers, *current[at + 1:]]
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir, config=config)
     result = {"autograde": api.autograde(assignment, student, force=True, create=True)}
