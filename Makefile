@@ -72,4 +72,4 @@ release: setup
 	$(BIN)/python scripts/release.py
 
 clean:
-	rm -rf _build submitted autograded feedback gradebook.db
+	rm -rf _build submitted autograded feedback gradebook.db verified.db .verified.db.lock
