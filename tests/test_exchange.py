@@ -2,7 +2,9 @@
 
 The commands are read from the guide's block that starts with "# on the instructor's server" (book/instructor_guide.md)
 and run in its order, on one machine: a temporary exchange (`Exchange.root`, set in a global nbgrader_config.py as a
-hub sets it in /etc/jupyter), a temporary course folder, and a temporary home folder per person (HOME, USER). Two
+hub sets it in /etc/jupyter), a temporary course folder, and a temporary home folder per person (HOME; nbgrader
+names a student after the OS account, which is the same for everyone here, so each student's ~/.jupyter config
+gives the student id that the account's name would). Two
 students fetch, edit and submit through the exchange; a third hands in through the LMS, so `rnn-grade
 --submissions` collects her from a zip. Then feedback is released to all three and the two exchange students fetch
 theirs: the page they get is the one rnn-grade wrote for them, with their score.
@@ -60,8 +62,11 @@ def cycle(tmp_path_factory):
     etc.mkdir(parents=True)
     (etc / "nbgrader_config.py").write_text(f"c = get_config()  # noqa: F821\nc.Exchange.root = {str(exchange)!r}\n")
     homes = {who: tmp / "home" / who for who in ("instructor", "alice", "bob")}
-    for home in homes.values():
-        home.mkdir(parents=True)
+    for who, home in homes.items():
+        (home / ".jupyter").mkdir(parents=True)
+        if who != "instructor":  # one OS account here: each student's own config says whose it is
+            (home / ".jupyter" / "nbgrader_config.py").write_text(
+                f"c = get_config()  # noqa: F821\nc.CourseDirectory.student_id = {who!r}\n")
     honest, wrong = _notebooks()
     edits = {"alice": honest, "bob": wrong}
     # carol hands in through the LMS: her upload is in the instructor's downloads
