@@ -54,3 +54,33 @@ def course_pdf(built_book):
     page = build_pdf.build_single_page()
     build_pdf.print_pdf(page)  # waits for MathJax to typeset every formula, or times out
     return page, build_pdf.PDF
+
+
+# `make test` runs the suite on two processes (pytest-xdist). Each test file is one unit of work, so its module
+# fixtures (an autograded class, a venv) are built once; the files that read a built book form one unit, "book", so
+# the book is built once, by one process. The two longest units go first, one to each process.
+BOOK_FILES = {"tests/test_book.py", "tests/test_browser.py", "tests/test_editions.py"}
+LONGEST_FIRST = ["book", "tests/test_assignments.py"]
+
+
+def _unit(nodeid):
+    path = nodeid.split("::")[0]
+    return "book" if path in BOOK_FILES else path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _unit(nodeid)
+
+    return ByFile(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if {"built_book", "course_pdf", "solutions_book"} & set(item.fixturenames) and _unit(item.nodeid) != "book":
+            raise pytest.UsageError(f"{item.nodeid} reads the built book: add its file to conftest.BOOK_FILES")
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(rank)))  # stable: the rest keeps its order
