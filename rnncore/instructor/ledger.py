@@ -198,7 +198,11 @@ _held_lock = threading.RLock()
 
 def lock_file(where):
     """The file of the course lock when the ledger is a sqlite file (None for a database server)."""
-    return None if "://" in str(where) else Path(where).with_name(f".{Path(where).name}.lock")
+    url = _url(where)
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url[len("sqlite:///"):])
+    return path.with_name(f".{path.name}.lock")
 
 
 @contextlib.contextmanager
