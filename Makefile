@@ -75,4 +75,4 @@ release: setup
 	$(BIN)/python scripts/release.py
 
 clean:
-	rm -rf _build submitted autograded feedback gradebook.db
+	rm -rf _build submitted autograded feedback gradebook.db verified.db .verified.db.lock

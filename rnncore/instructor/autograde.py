@@ -65,13 +65,19 @@ class Course:
         if db_url:
             config.CourseDirectory.db_url = db_url
         cd = CourseDirectory(config=config)
+        from .ledger import database_url
+
         return cls(root, root / cd.source_directory, root / cd.release_directory, root / cd.submitted_directory,
-                   root / cd.autograded_directory, root / cd.feedback_directory, cd.db_url, cd.course_id)
+                   root / cd.autograded_directory, root / cd.feedback_directory, database_url(cd.db_url),
+                   cd.course_id)
 
     @property
     def verified_db(self):
-        """The sqlite file that holds the verified grades (next to nbgrader's gradebook)."""
-        return self.root / "verified.db"
+        """Where the verified grades are: the gradebook's database when it is PostgreSQL (its URL), else the sqlite
+        file verified.db next to nbgrader's gradebook."""
+        from .ledger import is_postgres
+
+        return self.db_url if is_postgres(self.db_url) else self.root / "verified.db"
 
     def source_notebook(self, assignment):
         """solutions/<assignment>/<assignment>.ipynb (one notebook per assignment in this course)."""
@@ -94,8 +100,12 @@ class Course:
 
     def secrets(self):
         """Paths no student code may see: the course's source, submissions, results and gradebooks."""
+        from .ledger import lock_file
+
         paths = [self.source, self.submitted, self.autograded, self.feedback, self.root / "downloaded",
-                 self.verified_db, self.root / "grades"]
+                 self.root / "grades"]
+        if isinstance(self.verified_db, Path):
+            paths += [self.verified_db, lock_file(self.verified_db)]
         if self.db_url.startswith("sqlite:///"):
             paths.append(Path(self.db_url[len("sqlite:///"):]))
         return [p for p in paths if p.exists()]

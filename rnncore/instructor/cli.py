@@ -6,6 +6,7 @@ Usage (from the course folder, the one with nbgrader_config.py)::
     rnn-grade ch02_forward --submissions ~/Downloads/ch02.zip --workers 2
     rnn-grade ch03_bptt --students alice bob --memory-mb 4096 --timeout 60
     rnn-grade ch02_forward --submissions submissions.zip --lms canvas --roster roster.csv
+    rnn-grade ch02_forward --db-url postgresql://grader@db.example:5432/rnn --shard 1/2   # and 2/2 elsewhere
 
 For each submission: nbgrader autograde in an isolated worker (grades merged into the gradebook one at a time),
 feedback HTML (hidden tests scrubbed), and, at the same time, the verified grade (answers re-run in a sandbox and
@@ -18,6 +19,13 @@ the one graded before is not graded unless `--force-older`. Every student of the
 `--roster` imports a CSV into it) has a row, "no submission" when so; grades/<assignment>-canvas.csv and
 -moodle.csv are the LMSs' own grade-import files. Running it again re-grades and replaces rows: nothing is lost or
 counted twice. Every limit has a documented default (see `rnn-grade --help` and rnncore.instructor.sandbox).
+
+Several graders at once: with `--db-url postgresql://...` (or that URL in nbgrader_config.py) the gradebook and the
+ledger live in that database, and `--shard K/N` grades the K-th of N disjoint shares of the students (a student's
+share is fixed by a hash of the id, whatever else is in submitted/). Run N of them, on one machine or on several
+that share the course folder. Each grader's writes to the gradebook, its collection and its exports take turns
+under one database lock (course_lock), and every ledger row is an upsert keyed by (assignment, student): nothing is
+lost or counted twice, and the CSVs written by the grader that finishes last hold every student.
 """
 
 import argparse
@@ -124,7 +132,12 @@ def _nbgrader_cells(out):
 
 def _merge(course, source, out, ledger_path, late_policy=None):
     """Main thread only: gradebook merge (verified scores for the verified test cells, the late policy's penalty),
-    copies, feedback, ledger."""
+    copies, feedback, ledger row (under the course lock: other graders wait)."""
+    with ledger.course_lock(course.verified_db):
+        _merge_locked(course, source, out, ledger_path, late_policy)
+
+
+def _merge_locked(course, source, out, ledger_path, late_policy=None):
     if out.shard is not None and out.worker is not None:
         try:
             scores = autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success,
@@ -185,6 +198,11 @@ def export(course, assignment, source, csv_dir, canvas_id=None, late_policy=None
     only this batch's), so that re-runs and runs of some students compare everyone. Every student of the roster
     (nbgrader's students table) has a row; one without a submission is flagged "no submission".
     """
+    with ledger.course_lock(course.verified_db):  # the last grader to export sees every other grader's rows
+        return _export(course, assignment, source, csv_dir, canvas_id, late_policy, details_out)
+
+
+def _export(course, assignment, source, csv_dir, canvas_id, late_policy, details_out):
     late_policy = late_policy or policy.Policy(rule="none")
     stored = ledger.rows(course.verified_db, assignment)
     uploads = ledger.uploads(course.verified_db, assignment)
@@ -292,7 +310,7 @@ def print_summary(report, out=sys.stdout, width=70):
 def grade(course_dir=".", assignments=None, submissions=None, regexp=None, students=None, workers=1,
           limits=None, cell_timeout=None, feedback=True, verify_on=True, autograde_on=True,
           csv_dir=None, db_url=None, extra_hide=(), progress=True, lms=None, force_older=False, roster=None,
-          canvas_id=None, policy_path=None):
+          canvas_id=None, policy_path=None, shard=None):
     """Run the whole cycle; return a Report. The library form of `rnn-grade` (see main for the arguments)."""
     started = time.monotonic()
     limits = limits or sandbox.Limits()
@@ -311,19 +329,25 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
     if lms and submissions is not None and len(names) != 1:
         raise ValueError(f"grade: an LMS download (`--lms {lms}`) holds one assignment: name exactly one, got "
                          f"{names}")
+    share = parse_shard(shard)
     sources = {a: notebook.read_source(course.source_notebook(a), a) for a in names}
     csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"
-    if roster is not None:
-        collect.import_roster(course, roster)
     report = Report(isolation=sandbox.isolation_mode(limits))
-    if submissions is not None:
-        known = collect.roster(course)
-        for a in names:
-            col = collect.collect(course, a, submissions, regexp, lms, force_older, known)
-            collect.keep_lms_ids(course, col.lms_ids)
-            report.collections[a] = col
-            report.exports[a] = {"collection": col.write(csv_dir / f"{a}-collection.csv")}
-    jobs = [(a, s) for a in names for s in course.students(a) if students is None or s in students]
+    # What every grader of the course shares is changed by one grader at a time: the databases' tables are made,
+    # the roster imported and the submissions collected (a second grader then finds the copies collected already).
+    with ledger.course_lock(course.verified_db):
+        open_gradebook(course)
+        if roster is not None:
+            collect.import_roster(course, roster)
+        if submissions is not None:
+            known = collect.roster(course)
+            for a in names:
+                col = collect.collect(course, a, submissions, regexp, lms, force_older, known)
+                collect.keep_lms_ids(course, col.lms_ids)
+                report.collections[a] = col
+                report.exports[a] = {"collection": col.write(csv_dir / f"{a}-collection.csv")}
+    jobs = [(a, s) for a in names for s in course.students(a)
+            if (students is None or s in students) and (share is None or in_shard(s, *share))]
     if cell_timeout is None:  # one budget: nbgrader's cell timeout is the sandbox's (see worker.OneTimeout)
         cell_timeout = max(1, int(min(limits.submission_timeout, limits.step_timeout)))
     workspace = Path(tempfile.mkdtemp(prefix="rnngrade-work-"))
@@ -335,12 +359,12 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
         # folder made during the batch would be visible to the jobs that started before it).
         for folder in (course.autograded, course.feedback):
             folder.mkdir(parents=True, exist_ok=True)
-        ledger.connect(course.verified_db).close()
         templates = {}
         if autograde_on:
             for a in names:
                 if any(j[0] == a for j in jobs):
-                    autograde.ensure_assignment(course, a)
+                    with ledger.course_lock(course.verified_db):  # generate_assignment writes the gradebook
+                        autograde.ensure_assignment(course, a)
                     templates[a] = autograde.make_template(course, a, workspace)
         bar = None
         if progress:
@@ -364,11 +388,12 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
         # Without namespace isolation a student's code could reach the gradebook or the ledger while the batch ran:
         # write every result once more, so that the stored grades are the workers' results.
         if report.isolation != "namespaces":
-            for out in done:
-                if out.grades is not None and out.worker is not None:
-                    autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success,
-                                    _verified_cells(out))
-                _record(sources[out.assignment], out, course.verified_db)
+            with ledger.course_lock(course.verified_db):
+                for out in done:
+                    if out.grades is not None and out.worker is not None:
+                        autograde.merge(course, out.grades, out.assignment, out.student, out.worker.success,
+                                        _verified_cells(out))
+                    _record(sources[out.assignment], out, course.verified_db)
     finally:
         if servers is not None:
             servers.close()
@@ -417,6 +442,36 @@ def override(course_dir, student, assignment, score, reason, csv_dir=None, db_ur
     return report
 
 
+def parse_shard(shard):
+    """(k, n) of `--shard K/N` (None for None); ValueError naming the argument unless 1 <= K <= N."""
+    if shard is None:
+        return None
+    try:
+        k, n = (int(x) for x in str(shard).split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise ValueError(f"grade: `--shard` must be K/N with 1 <= K <= N (this grader's share of N), got {shard!r}")
+    return k, n
+
+
+def in_shard(student, k, n):
+    """True if `student` is in share k of n: a hash of the id, so the shares never overlap and cover everyone."""
+    return int(hashlib.sha256(student.encode()).hexdigest()[:16], 16) % n == k - 1
+
+
+def open_gradebook(course):
+    """Create nbgrader's gradebook tables (when new) and the ledger's; call under the course lock."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Gradebook(course.db_url).close()
+    ledger.connect(course.verified_db).close()
+
+
 def build_parser():
     """The argument parser of rnn-grade (every default documented in its help)."""
     d = sandbox.Limits()
@@ -438,6 +493,9 @@ def build_parser():
     p.add_argument("--canvas-assignment-id",
                    help="Canvas's id of the assignment, for the column '<assignment> (<id>)' of the Canvas file")
     p.add_argument("--students", nargs="+", help="grade only these students")
+    p.add_argument("--shard", metavar="K/N",
+                   help="grade only share K of N of the students (by a hash of the id: N graders with 1/N ... N/N "
+                        "grade everyone once); use with a PostgreSQL --db-url to run them at the same time")
     p.add_argument("--workers", type=int, default=1, help="submissions graded in parallel")
     p.add_argument("--cpu-seconds", type=float, default=d.cpu_seconds, help="CPU time of one sandbox process")
     p.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space of one process (MiB)")
@@ -454,7 +512,8 @@ def build_parser():
     p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     p.add_argument("--no-autograde", action="store_true", help="verify only (keep the gradebook as it is)")
     p.add_argument("--csv-dir", help="where the CSVs go (default: <course>/grades)")
-    p.add_argument("--db-url", help="gradebook URL (default: the course's, nbgrader's sqlite file)")
+    p.add_argument("--db-url", help="gradebook URL, sqlite:///<file> or postgresql://<user>@<host>:<port>/<db> "
+                                    "(the verified grades then live there too; default: nbgrader_config.py's)")
     p.add_argument("--hide", nargs="+", default=[], help="more paths student code must not see")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--policy",
@@ -489,9 +548,17 @@ def main(argv=None):
                        args.workers, limits, args.cell_timeout, not args.no_feedback, True, not args.no_autograde,
                        args.csv_dir, args.db_url, args.hide, progress=not args.quiet, lms=args.lms,
                        force_older=args.force_older, roster=args.roster, canvas_id=args.canvas_assignment_id,
-                       policy_path=args.policy)
+                       policy_path=args.policy, shard=args.shard)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"rnn-grade: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(exc, OperationalError):
+            raise
+        print(f"rnn-grade: cannot use the gradebook database `--db-url`: {str(exc.orig).strip()[:300]}",
+              file=sys.stderr)
         return 2
     print_summary(report)
     return 0

@@ -15,7 +15,10 @@ Renamed copies (`ch02_forward-1.ipynb` from Canvas, `ch02_forward (1).ipynb` fro
 notebook. When a student has several uploads, all are kept in the report and the latest is graded: the latest by
 the time the LMS gives (a `timestamp` in the name, else the archive entry's time, else the file's modification time),
 then by Canvas's submission id, then by the rename number. The chosen one is copied to
-`submitted/<student>/<assignment>/<assignment>.ipynb` with a `timestamp.txt` (its upload time, for nbgrader).
+`submitted/<student>/<assignment>/<assignment>.ipynb` with what `nbgrader submit` would have left beside it: a
+`timestamp.txt` (its upload time: nbgrader's late penalty and `release_feedback` read it) and a
+`submission_secret.txt` (a random token: `release_feedback` names the student's feedback file with it; a student who
+did not submit through the exchange gets the feedback from you, not with `fetch_feedback`).
 
 An upload older than the one already graded for that student (its upload time and hash are kept in the ledger,
 `ledger.record_upload`) never replaces it unless `force_older`; it is reported as "not replaced". Nothing aborts
@@ -28,6 +31,7 @@ import datetime
 import hashlib
 import json
 import re
+import secrets
 import shutil
 import tarfile
 import unicodedata
@@ -93,14 +97,12 @@ class Collection:
 
     def write(self, path):
         """The report as CSV: file, student, uploaded, fate, detail (one line per file given, in name order)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="") as fh:
+        with ledger._atomic(path) as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(["file", "student", "uploaded", "fate", "detail"])
             for u in sorted(self.uploads, key=lambda u: u.file):
                 writer.writerow(u.row())
-        return path
+        return Path(path)
 
     def lines(self):
         """The report as text lines (for the summary): a count, then every file with its fate."""
@@ -284,8 +286,11 @@ def _place(course, assignment, u):
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     (dest / f"{assignment}.ipynb").write_bytes(u.data)
-    if u.uploaded is not None:
-        (dest / "timestamp.txt").write_text(u.uploaded.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    # what nbgrader submit writes beside a notebook (nbgrader's timestamp format); the upload's own files, when it
+    # brought them (a folder shaped like submitted/), are copied over these afterwards
+    when = u.uploaded or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    (dest / "timestamp.txt").write_text(when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    (dest / "submission_secret.txt").write_text(secrets.token_hex(64))
 
 
 def _shaped(folder, assignment):
@@ -373,7 +378,7 @@ def _decide(course, assignment, matched, graded, force_older, result, extra=None
                              + (" although older (--force-older)" if older else ""))
             _place(course, assignment, latest)
             for g in (extra(latest) if extra else []):
-                if g.name != "timestamp.txt":
+                if g.name != "timestamp.txt":  # the upload time chosen (the same, or the file's time)
                     shutil.copyfile(g, course.submitted / student / assignment / g.name)
             ledger.record_upload(course.verified_db, assignment, student, {
                 "file": latest.file, "sha256": latest.sha256,

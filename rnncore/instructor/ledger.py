@@ -1,48 +1,64 @@
-"""The verified grades (a small sqlite file next to the gradebook), the flags, and the CSV exports.
+"""The verified grades (the ledger), the flags, and the CSV exports.
 
-Two tables, one row per (assignment, student) in each, replaced on every run: re-grading never adds a second row.
-`verification` holds the verified grade of the submission graded last; `upload` the upload it came from (its file
-name in the LMS download, sha256, the upload time the LMS gave, late or not, the LMS user id), so that a re-run with
-an older download can tell that it is older (collect.py). The CSV per assignment has one line per student of the
-roster or with a submission: student_id, nbgrader_score (from the gradebook now, so manual grades count),
-verified_score, max_score, flags (" | "-separated) and submission (the file graded and its upload time, or "no
-submission"), sorted by student id. canvas_csv and moodle_csv write the LMS's own grade-import files.
+The ledger lives next to nbgrader's gradebook: in a small sqlite file (`verified.db`) when the gradebook is nbgrader's
+sqlite file, and in the gradebook's own PostgreSQL database (schema `rnn_grade`, beside nbgrader's tables) when
+`--db-url` or nbgrader_config.py names one; every function here takes either the sqlite file's path or the database
+URL (`where`). Two tables with one row per (assignment, student) (the primary key), written with an upsert in
+a transaction of its own: re-grading never adds a second row, and two graders writing at once never lose or double
+a row; a third, `override`, keeps every override an instructor made (score, reason, who, when: the audit trail). `verification` holds the verified grade of the submission graded last; `upload` the upload it came from
+(its file name in the LMS download, sha256, the upload time the LMS gave, late or not, the LMS user id), so that a
+re-run with an older download can tell that it is older (collect.py). `course_lock` serialises what several
+graders of one course must not do at the same time (nbgrader's gradebook writes, collection, the exports): a
+PostgreSQL advisory lock, or a file lock next to the sqlite ledger.
+
+The CSV per assignment has one line per student of the roster or with a submission: student_id, nbgrader_score
+(from the gradebook now, so manual grades count), verified_score, max_score, flags (" | "-separated) and submission
+(the file graded and its upload time, or "no submission"), sorted by student id. canvas_csv and moodle_csv write
+the LMS's own grade-import files. Every file is written whole or not at all (a temporary file renamed).
 """
 
+import contextlib
 import csv
 import json
-import sqlite3
-from contextlib import closing
+import os
+import threading
 from pathlib import Path
 
 from . import integrity
 
+# The columns of the two tables, in order (an added column goes into SCHEMA and here).
+VERIFICATION = ("assignment", "student", "submission_sha256", "source_sha256", "verified", "max_score", "functions",
+                "flags", "isolation", "seconds", "updated", "nbgrader_cells")
+UPLOAD = ("assignment", "student", "file", "sha256", "uploaded", "late", "lms_id", "source", "collected")
+PG_SCHEMA = "rnn_grade"  # PostgreSQL: the ledger's tables, apart from nbgrader's (which sees only `public`)
+LOCK_KEY = (1920, 17)  # PostgreSQL advisory lock of rnn-grade's course-wide steps (two int4 keys)
+
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS verification (
+CREATE TABLE IF NOT EXISTS {verification} (
     assignment TEXT NOT NULL,
     student TEXT NOT NULL,
     submission_sha256 TEXT,
     source_sha256 TEXT,
-    verified REAL,
-    max_score REAL,
+    verified DOUBLE PRECISION,
+    max_score DOUBLE PRECISION,
     functions TEXT,
     flags TEXT,
     isolation TEXT,
-    seconds REAL,
+    seconds DOUBLE PRECISION,
     updated TEXT,
     nbgrader_cells TEXT,
     PRIMARY KEY (assignment, student)
 );
-CREATE TABLE IF NOT EXISTS override (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+CREATE TABLE IF NOT EXISTS {override} (
+    id {autoid},
     assignment TEXT NOT NULL,
     student TEXT NOT NULL,
-    score REAL,
+    score DOUBLE PRECISION,
     reason TEXT,
     who TEXT,
     at TEXT
 );
-CREATE TABLE IF NOT EXISTS upload (
+CREATE TABLE IF NOT EXISTS {upload} (
     assignment TEXT NOT NULL,
     student TEXT NOT NULL,
     file TEXT,
@@ -56,67 +72,229 @@ CREATE TABLE IF NOT EXISTS upload (
 );
 """
 
-
-def connect(path):
-    """Open (creating) the ledger at `path`."""
-    con = sqlite3.connect(str(path), timeout=60)
-    con.executescript(SCHEMA)
-    columns = {row[1] for row in con.execute("PRAGMA table_info(verification)")}
-    if "nbgrader_cells" not in columns:  # a ledger written before per-cell scores
-        con.execute("ALTER TABLE verification ADD COLUMN nbgrader_cells TEXT")
-    return con
+_engines = {}
+_ready = set()
+_guard = threading.Lock()
 
 
-def record(path, assignment, student, row):
-    """Store one submission's verification, replacing any earlier one (call from one thread)."""
-    with closing(connect(path)) as con, con:
-        con.execute(
-            "INSERT OR REPLACE INTO verification (assignment, student, submission_sha256, source_sha256, verified, "
-            "max_score, functions, flags, isolation, seconds, updated, nbgrader_cells) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (assignment, student, row.get("submission_sha256"), row.get("source_sha256"), row.get("verified"),
-             row.get("max_score"), json.dumps(row.get("functions", [])), json.dumps(row.get("flags", [])),
-             row.get("isolation"), row.get("seconds"), row.get("updated"),
-             None if row.get("nbgrader_cells") is None else json.dumps(row["nbgrader_cells"])))
+def database_url(url):
+    """A gradebook URL as SQLAlchemy reads it; ValueError naming `--db-url` unless sqlite or PostgreSQL.
+
+    `postgresql://user@host:port/db` uses the pinned driver (psycopg 3, SQLAlchemy's default); `postgres://` is
+    read as `postgresql://`. Keep a password out of the URL (libpq reads PGPASSWORD or ~/.pgpass): the URL is
+    printed in messages and copied with the course's configuration.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    text = str(url)
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://"):]
+    try:
+        parsed = make_url(text)
+    except ArgumentError:
+        raise ValueError(f"ledger: `--db-url` must be sqlite:///<file> or postgresql://<user>@<host>:<port>/<db>, "
+                         f"got {text!r}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"ledger: `--db-url` must be sqlite:///<file> or postgresql://<user>@<host>:<port>/<db>, "
+                         f"got {parsed.render_as_string(hide_password=True)!r}")
+    return text
 
 
-def rows(path, assignment):
+def is_postgres(where):
+    """True if `where` is a PostgreSQL URL."""
+    return str(where).startswith(("postgresql", "postgres://"))
+
+
+def _url(where):
+    text = str(where)
+    return database_url(text) if "://" in text else f"sqlite:///{Path(text).resolve()}"
+
+
+def _engine(where):
+    """The (cached) engine of the ledger at `where`, its tables created once per process."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    url = _url(where)
+    with _guard:
+        engine = _engines.get(url)
+        if engine is None:
+            args = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+            engine = _engines[url] = create_engine(url, poolclass=NullPool, future=True, **args)
+        if url not in _ready or (url.startswith("sqlite") and not Path(url[len("sqlite:///"):]).exists()):
+            with engine.begin() as con:
+                if engine.dialect.name == "postgresql":  # concurrent CREATE ... IF NOT EXISTS can fail: one at a time
+                    con.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": LOCK_KEY[0], "b": 0})
+                    con.execute(text(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}"))
+                autoid = ("INTEGER PRIMARY KEY AUTOINCREMENT" if engine.dialect.name == "sqlite"
+                          else "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+                for statement in SCHEMA.format(**_tables(engine), autoid=autoid).split(";"):
+                    if statement.strip():
+                        con.execute(text(statement))
+                _add_missing_columns(con, engine)
+            _ready.add(url)
+    return engine
+
+
+def _tables(engine):
+    prefix = f"{PG_SCHEMA}." if engine.dialect.name == "postgresql" else ""
+    return {name: f"{prefix}{name}" for name in ("verification", "upload", "override")}
+
+
+def _add_missing_columns(con, engine):
+    """A ledger written before per-cell scores lacks verification.nbgrader_cells: add it."""
+    from sqlalchemy import inspect, text
+
+    schema = PG_SCHEMA if engine.dialect.name == "postgresql" else None
+    columns = {c["name"] for c in inspect(con).get_columns("verification", schema=schema)}
+    if "nbgrader_cells" not in columns:
+        con.execute(text(f"ALTER TABLE {_tables(engine)['verification']} ADD COLUMN nbgrader_cells TEXT"))
+
+
+def connect(where):
+    """Open (creating) the ledger at `where` (a sqlite file's path or a database URL); return a connection."""
+    return _engine(where).connect()
+
+
+def _upsert(where, table, columns, values):
+    """Insert one row, or replace the row with its primary key (assignment, student), in one transaction."""
+    from sqlalchemy import text
+
+    engine = _engine(where)
+    names = ", ".join(columns)
+    params = ", ".join(f":{c}" for c in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
+    with engine.begin() as con:
+        con.execute(text(f"INSERT INTO {_tables(engine)[table]} ({names}) VALUES ({params}) "
+                         f"ON CONFLICT (assignment, student) DO UPDATE SET {updates}"), dict(zip(columns, values)))
+
+
+def _select(where, table, assignment):
+    from sqlalchemy import text
+
+    if not is_postgres(where) and "://" not in str(where) and not Path(where).exists():
+        return []
+    engine = _engine(where)
+    with engine.connect() as con:
+        result = con.execute(text(f"SELECT * FROM {_tables(engine)[table]} WHERE assignment = :a ORDER BY student"),
+                             {"a": assignment})
+        return [dict(row) for row in result.mappings()]
+
+
+def record(where, assignment, student, row):
+    """Store one submission's verification, replacing any earlier one."""
+    _upsert(where, "verification", VERIFICATION, (
+        assignment, student, row.get("submission_sha256"), row.get("source_sha256"), row.get("verified"),
+        row.get("max_score"), json.dumps(row.get("functions", [])), json.dumps(row.get("flags", [])),
+        row.get("isolation"), row.get("seconds"), row.get("updated"),
+        None if row.get("nbgrader_cells") is None else json.dumps(row["nbgrader_cells"])))
+
+
+def rows(where, assignment):
     """{student: row dict} for one assignment."""
-    if not Path(path).exists():
-        return {}
-    with closing(connect(path)) as con:
-        cur = con.execute("SELECT * FROM verification WHERE assignment = ?", (assignment,))
-        names = [d[0] for d in cur.description]
-        out = {}
-        for values in cur.fetchall():
-            row = dict(zip(names, values))
-            row["functions"] = json.loads(row["functions"] or "[]")
-            row["flags"] = json.loads(row["flags"] or "[]")
-            row["nbgrader_cells"] = json.loads(row["nbgrader_cells"]) if row.get("nbgrader_cells") else None
-            out[row["student"]] = row
-        return out
+    out = {}
+    for row in _select(where, "verification", assignment):
+        row["functions"] = json.loads(row["functions"] or "[]")
+        row["flags"] = json.loads(row["flags"] or "[]")
+        row["nbgrader_cells"] = json.loads(row["nbgrader_cells"]) if row.get("nbgrader_cells") else None
+        out[row["student"]] = row
+    return out
 
 
-def record_upload(path, assignment, student, upload):
+def record_upload(where, assignment, student, upload):
     """Store the upload now in submitted/ for (assignment, student): file, sha256, uploaded, late, lms_id, source."""
     import datetime
 
-    with closing(connect(path)) as con, con:
-        con.execute(
-            "INSERT OR REPLACE INTO upload VALUES (?,?,?,?,?,?,?,?,?)",
-            (assignment, student, upload.get("file"), upload.get("sha256"), upload.get("uploaded"),
-             int(bool(upload.get("late"))), upload.get("lms_id"), upload.get("source"),
-             datetime.datetime.now(datetime.timezone.utc).isoformat()))
+    _upsert(where, "upload", UPLOAD, (
+        assignment, student, upload.get("file"), upload.get("sha256"), upload.get("uploaded"),
+        int(bool(upload.get("late"))), upload.get("lms_id"), upload.get("source"),
+        datetime.datetime.now(datetime.timezone.utc).isoformat()))
 
 
-def uploads(path, assignment):
+def uploads(where, assignment):
     """{student: upload row dict} for one assignment."""
-    if not Path(path).exists():
-        return {}
-    with closing(connect(path)) as con:
-        cur = con.execute("SELECT * FROM upload WHERE assignment = ?", (assignment,))
-        names = [d[0] for d in cur.description]
-        return {row["student"]: row for row in (dict(zip(names, values)) for values in cur.fetchall())}
+    return {row["student"]: row for row in _select(where, "upload", assignment)}
+
+
+_held = {}  # url -> (depth, release) of the course lock this process holds
+_held_lock = threading.RLock()
+
+
+def lock_file(where):
+    """The file of the course lock when the ledger is a sqlite file (None for a database server)."""
+    url = _url(where)
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url[len("sqlite:///"):])
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def course_lock(where):
+    """Hold the course-wide lock of the ledger at `where` (re-entrant in this process; waits for other processes).
+
+    PostgreSQL: a session advisory lock, on a connection of its own, so graders on several machines take turns;
+    sqlite: an flock on `lock_file(where)`, for graders on this machine.
+    """
+    url = _url(where)
+    with _held_lock:
+        depth, release = _held.get(url, (0, None))
+        if depth == 0:
+            release = _acquire(where, url)
+        _held[url] = (depth + 1, release)
+    try:
+        yield
+    finally:
+        with _held_lock:
+            depth, release = _held[url]
+            if depth == 1:
+                del _held[url]
+                release()
+            else:
+                _held[url] = (depth - 1, release)
+
+
+def _acquire(where, url):
+    if url.startswith("sqlite"):
+        import fcntl
+
+        fd = os.open(lock_file(where), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+        def release():
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+        return release
+    from sqlalchemy import text
+
+    con = _engine(where).connect()
+    con.execute(text("SELECT pg_advisory_lock(:a, :b)"), {"a": LOCK_KEY[0], "b": LOCK_KEY[1]})
+    con.commit()
+
+    def release():
+        try:
+            con.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": LOCK_KEY[0], "b": LOCK_KEY[1]})
+            con.commit()
+        finally:
+            con.close()  # closing the session releases its advisory locks in any case
+
+    return release
+
+
+@contextlib.contextmanager
+def _atomic(path):
+    """Write `path` whole or not at all: yield a text file handle on a temporary file, renamed over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w", newline="") as fh:
+            yield fh
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def cell_scores(functions):
@@ -205,9 +383,8 @@ def export_csv(path, records, submissions=None):
     `submissions` {student: text} fills the last column (the file graded and its upload time, or "no submission").
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     submissions = submissions or {}
-    with open(path, "w", newline="") as fh:
+    with _atomic(path) as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["student_id", "nbgrader_score", "verified_score", "max_score", "flags", "submission"])
         for student, nbg, ver, mx, flags in sorted(records, key=lambda r: r[0]):
@@ -227,7 +404,7 @@ def canvas_csv(path, assignment, records, roster, max_score, canvas_id=None):
     """
     column = f"{assignment} ({canvas_id})" if canvas_id else assignment
     path = Path(path)
-    with open(path, "w", newline="") as fh:
+    with _atomic(path) as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow([*CANVAS_COLUMNS, column])
         writer.writerow(["Points Possible", "", "", "", "", fmt(max_score)])
@@ -246,7 +423,7 @@ def moodle_csv(path, assignment, records, roster):
     when importing.
     """
     path = Path(path)
-    with open(path, "w", newline="") as fh:
+    with _atomic(path) as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow([*MOODLE_COLUMNS, assignment])
         for student, _, ver, _, _ in sorted(records, key=lambda r: r[0]):
@@ -256,7 +433,7 @@ def moodle_csv(path, assignment, records, roster):
     return path
 
 
-def add_override(path, assignment, student, score, reason, who=None):
+def add_override(where, assignment, student, score, reason, who=None):
     """Record an instructor's override of a final grade (score None lifts it); every override is kept (audit)."""
     import datetime
     import getpass
@@ -264,24 +441,23 @@ def add_override(path, assignment, student, score, reason, who=None):
     if not str(reason or "").strip():
         raise ValueError("add_override: `reason` must say why (got nothing)")
     who = who or getpass.getuser()
-    with closing(connect(path)) as con, con:
-        con.execute("INSERT INTO override (assignment, student, score, reason, who, at) VALUES (?,?,?,?,?,?)",
-                    (assignment, student, None if score is None else float(score), str(reason).strip(), who,
-                     datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")))
+    from sqlalchemy import text
+
+    engine = _engine(where)
+    with engine.begin() as con:
+        con.execute(text(f"INSERT INTO {_tables(engine)['override']} (assignment, student, score, reason, who, at) "
+                         "VALUES (:assignment, :student, :score, :reason, :who, :at)"),
+                    {"assignment": assignment, "student": student, "score": None if score is None else float(score),
+                     "reason": str(reason).strip(), "who": who,
+                     "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
 
 
-def overrides(path, assignment):
+def overrides(where, assignment):
     """{student: [override dicts, oldest first]} for one assignment (the last one is in force; score None lifts)."""
-    if not Path(path).exists():
-        return {}
-    with closing(connect(path)) as con:
-        cur = con.execute("SELECT * FROM override WHERE assignment = ? ORDER BY id", (assignment,))
-        names = [d[0] for d in cur.description]
-        out = {}
-        for values in cur.fetchall():
-            row = dict(zip(names, values))
-            out.setdefault(row["student"], []).append(row)
-        return out
+    out = {}
+    for row in sorted(_select(where, "override", assignment), key=lambda r: r["id"]):
+        out.setdefault(row["student"], []).append(row)
+    return out
 
 
 def override_note(history):
@@ -305,8 +481,7 @@ def export_details(path, details):
     else verified_score + manual - penalty; max_score = the points of every graded cell.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
+    with _atomic(path) as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(DETAIL_COLUMNS)
         for d in sorted(details, key=lambda r: r["student_id"]):
