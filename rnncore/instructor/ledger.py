@@ -5,7 +5,8 @@ sqlite file, and in the gradebook's own PostgreSQL database (schema `rnn_grade`,
 `--db-url` or nbgrader_config.py names one; every function here takes either the sqlite file's path or the database
 URL (`where`). Two tables with one row per (assignment, student) (the primary key), written with an upsert in
 a transaction of its own: re-grading never adds a second row, and two graders writing at once never lose or double
-a row; a third, `override`, keeps every override an instructor made (score, reason, who, when: the audit trail). `verification` holds the verified grade of the submission graded last; `upload` the upload it came from
+a row; a third, `override`, keeps every override an instructor made (score, reason, who, when: the audit trail).
+`verification` holds the verified grade of the submission graded last; `upload` the upload it came from
 (its file name in the LMS download, sha256, the upload time the LMS gave, late or not, the LMS user id), so that a
 re-run with an older download can tell that it is older (collect.py). `course_lock` serialises what several
 graders of one course must not do at the same time (nbgrader's gradebook writes, collection, the exports): a
