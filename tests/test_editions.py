@@ -173,3 +173,154 @@ def test_course_edition_holds_no_worked_answer_code(built_book):
         own = [normal(line) for line in code.splitlines() if len(normal(line)) >= 30]
         found = [line for line in own if line in lines]
         assert len(found) <= 0.1 * len(own), f"{chapter}: the course edition holds its answer code: {found[:3]}"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The structural check: every code block the course edition shows, against every graded answer, with the copy check's
+# own measure. A line comparison sees only printed reference lines; a teaching cell that writes a graded function in
+# other words shares none of them. Here each block (a code cell or literalinclude of a page, a code cell of a
+# downloadable notebook or MyST source) is reduced like a student's answer (similarity.core_of / answer_core: checks,
+# docstrings and names normalised away) and fingerprinted with copydetect, then compared with rnncore's reference and
+# the source notebook's solution cell of every graded function that the copy check does not exempt. A block is a leak
+# when the copy check would flag it as a copy of that function (score >= similarity.THRESHOLD).
+
+_CODE_HTML = re.compile(r'<div class="highlight-(?:ipython3|ipython|python3?|py|default)\b[^"]*">\s*'
+                        r'<div class="highlight"><pre>(.*?)</pre>', re.S)
+
+
+def _solution_cell_code():
+    """{graded function: the source notebook's answer cell, markers removed}."""
+    found = {}
+    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+                code = re.sub(r"### (BEGIN|END) SOLUTION", "", cell.source)
+                for node in ast.parse(code).body:
+                    if isinstance(node, ast.FunctionDef):
+                        found[node.name] = code
+    return found
+
+
+_ANSWER_PRINTS = None
+
+
+def answer_prints():
+    """[(function, 'reference' or 'solution cell', copydetect fingerprint)] of every graded answer the copy check
+    compares (functions whose reference core is too short to fingerprint are exempt there, and here)."""
+    global _ANSWER_PRINTS
+    if _ANSWER_PRINTS is None:
+        from rnncore.instructor import similarity
+
+        _ANSWER_PRINTS = []
+        for name, code in sorted(_solution_cell_code().items()):
+            if similarity.exempt(name):
+                continue
+            _ANSWER_PRINTS.append((name, "reference", similarity.fingerprint(similarity.reference_core(name), name)))
+            core = similarity.answer_core(code, name)
+            _ANSWER_PRINTS.append((name, "solution cell", similarity.fingerprint(core, name)))
+    return _ANSWER_PRINTS
+
+
+def block_cores(code):
+    """The Cores under which one shown code block is compared: the whole block, and each function it defines
+    (its body, as the copy check reduces a student's answer). Blocks that are not Python give none."""
+    from rnncore.instructor import notebook, similarity
+
+    try:
+        tree = notebook.parse_python(notebook.to_python(code))
+    except (SyntaxError, ValueError):
+        return []
+    cores = [similarity.core_of(tree)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            cores.append(similarity.answer_core(ast.unparse(node), node.name))
+    return cores
+
+
+def shown_blocks(folder):
+    """{code: where} of every code block a reader gets from a built edition: the pages' code cells and
+    literalincludes (HTML), the code cells of the downloadable notebooks and MyST sources."""
+    import jupytext
+
+    blocks = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or "_static" in path.parts:
+            continue
+        if path.suffix == ".html":
+            codes = [html.unescape(re.sub(r"<[^>]+>", "", m)) for m in _CODE_HTML.findall(path.read_text("utf-8"))]
+        elif path.suffix == ".ipynb":
+            nb = json.loads(path.read_text("utf-8"))
+            codes = ["".join(c.get("source", [])) for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        elif path.suffix == ".md" and "_sources" in path.parts:
+            codes = [c.source for c in jupytext.read(path, fmt="md:myst").cells if c.cell_type == "code"]
+        else:
+            continue
+        for code in codes:
+            blocks.setdefault(code, f"{path.relative_to(folder)}")
+    return blocks
+
+
+def block_leaks(blocks, threshold=None):
+    """[(where, the block's first line, function, 'reference' or 'solution cell', score)] for every shown block that
+    the copy check would flag as a copy of a graded answer."""
+    from rnncore.instructor import similarity
+
+    threshold = similarity.THRESHOLD if threshold is None else threshold
+    found = []
+    for code, where in blocks.items():
+        first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+        for core in block_cores(code):
+            if len(core.symbols) < similarity.MIN_TOKENS:  # too short to tell, as for an exempt reference
+                continue
+            shown = similarity.fingerprint(core, where)
+            for name, kind, answer in answer_prints():
+                score, _, _ = similarity.compare(shown, answer)
+                if score >= threshold:
+                    found.append((where, first, name, kind, round(score, 2)))
+    return sorted(set(found))
+
+
+_BLOCKS = {}
+
+
+def edition_blocks(folder):
+    """shown_blocks of a built edition, read once per session."""
+    if folder not in _BLOCKS:
+        _BLOCKS[folder] = shown_blocks(folder)
+    return _BLOCKS[folder]
+
+
+def _report(found):
+    return "\n".join(f"{where}: `{first[:60]}` is a copy of {name} ({kind}, {score:.0%} matched)"
+                     for where, first, name, kind, score in found)
+
+
+def test_course_edition_shows_no_code_that_the_copy_check_would_flag(built_book):
+    blocks = edition_blocks(built_book)
+    assert len(blocks) >= 200, f"only {len(blocks)} code blocks found in the course edition: is the HTML parsed?"
+    found = block_leaks(blocks)
+    assert not found, "the course edition shows code that is a graded answer in other words:\n" + _report(found)
+
+
+def test_the_structural_check_flags_the_solutions_edition(solutions_book):
+    """The check above can fail: read as if it were the course edition, the solutions edition shows every graded
+    answer the copy check can see (each non-exempt reference, printed by its {graded-function})."""
+    flagged = {name for _, _, name, kind, _ in block_leaks(edition_blocks(solutions_book)) if kind == "reference"}
+    expected = {name for name, kind, _ in answer_prints() if kind == "reference"}
+    assert flagged == expected, f"not flagged: {sorted(expected - flagged)}"
+
+
+def test_the_structural_check_flags_an_answer_rewritten_and_not_a_call():
+    """Fast, without a build: rnncore's rnn_forward as a teaching cell might show it (names changed, docstring and
+    input checks gone, statements reformatted) is flagged as rnn_forward; a cell that calls rnncore is not."""
+    from rnncore.instructor import similarity
+
+    source = similarity.reference_source("rnn_forward")
+    renamed = source.replace("rnn_forward", "forward_hoisted")
+    for old, new in (("hs", "states"), ("ax", "proj"), ("h0", "h_init"), ("x", "inputs")):
+        renamed = re.sub(rf"\b{old}\b", new, renamed)
+    calls = ("hs, cache = rnncore.rnn_forward(x, h0, **p)\n"
+             "print(np.abs(hs - out.numpy()).max(), hs.shape, cache.x.shape)\n")
+    found = block_leaks({renamed: "renamed", calls: "calls rnncore"})
+    assert {where for where, *_ in found} == {"renamed"}, _report(found)
+    assert "rnn_forward" in {name for _, _, name, _, _ in found}, _report(found)
