@@ -226,14 +226,22 @@ def block_cores(code):
     (its body, as the copy check reduces a student's answer). Blocks that are not Python give none."""
     from rnncore.instructor import notebook, similarity
 
+    def parse():
+        try:
+            return ast.parse(code)
+        except SyntaxError:  # IPython magics, or not Python at all
+            return notebook.parse_python(notebook.to_python(code))
+
     try:
-        tree = notebook.parse_python(notebook.to_python(code))
+        tree = parse()
     except (SyntaxError, ValueError):
         return []
-    cores = [similarity.core_of(tree)]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef):
-            cores.append(similarity.answer_core(ast.unparse(node), node.name))
+    kept = similarity._kept_names(tree)
+    cores = [similarity.core_of(tree, kept)]
+    if len(cores[0].symbols) < similarity.MIN_TOKENS:
+        return cores  # its functions are shorter still
+    functions = [node for node in ast.walk(parse()) if isinstance(node, ast.FunctionDef)]
+    cores += [similarity.core_of(ast.Module(node.body, []), kept) for node in functions]
     return cores
 
 
@@ -255,9 +263,22 @@ def shown_blocks(folder):
             codes = [c.source for c in jupytext.read(path, fmt="md:myst").cells if c.cell_type == "code"]
         else:
             continue
-        for code in codes:
-            blocks.setdefault(code, f"{path.relative_to(folder)}")
+        for code in codes:  # the same cell from a page, a notebook and a source is compared once
+            key = "\n".join(line.rstrip() for line in code.strip().splitlines())
+            blocks.setdefault(key, f"{path.relative_to(folder)}")
     return blocks
+
+
+def _bound(a, b):
+    """An upper bound of similarity.compare(a, b): a matched token lies in one of the K-token runs that start at a
+    fingerprint the two documents share, so neither share can exceed K times those starts over its length."""
+    from rnncore.instructor import similarity
+
+    common = a.hashes & b.hashes
+    if not common:
+        return 0.0
+    shares = [similarity.K * sum(len(d.hash_idx[h]) for h in common) / max(len(d.filtered_code), 1) for d in (a, b)]
+    return min(max(shares), 1.0)
 
 
 def block_leaks(blocks, threshold=None):
@@ -274,6 +295,8 @@ def block_leaks(blocks, threshold=None):
                 continue
             shown = similarity.fingerprint(core, where)
             for name, kind, answer in answer_prints():
+                if _bound(shown, answer) < threshold:  # cannot reach the threshold: skip copydetect's comparison
+                    continue
                 score, _, _ = similarity.compare(shown, answer)
                 if score >= threshold:
                     found.append((where, first, name, kind, round(score, 2)))
