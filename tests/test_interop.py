@@ -268,3 +268,15 @@ def test_parallel_scan_torch_names_a_bad_argument():
         rc.parallel_scan_torch(torch.zeros(3, 2), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="`a` must be a torch.Tensor"):
         rc.parallel_scan_torch(np.zeros((3, 2)), torch.zeros(3, 2))
+
+
+def test_parallel_scan_torch_is_locked_while_a_student_function_is_graded():
+    """A torch doubling scan answers the graded parallel_scan: it is locked like the references."""
+    from rnncore._lock import ReferenceLockedError, locked
+
+    a = torch.zeros(3, 2)
+    with locked("parallel_scan"):
+        for f in (rc.parallel_scan_torch, rc.torch_interop.parallel_scan_torch):
+            with pytest.raises(ReferenceLockedError):
+                f(a, a)
+    assert rc.parallel_scan_torch(a, a).shape == (3, 2)  # and unlocked again afterwards
