@@ -37,7 +37,7 @@ from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from .scan import linear_recurrence, mingru_forward, minlstm_forward, parallel_scan
 from .stacked import init_stacked, stacked_backward, stacked_forward, stacked_param_names
 from .tbptt import chunk_bounds, rnn_tbptt
-from .torch_interop import from_torch, to_torch
+from .torch_interop import from_torch, parallel_scan_torch, to_torch
 
 __version__ = "0.1.0"
 
@@ -95,6 +95,7 @@ __all__ = [
     "minlstm_forward",
     "noisy_sine",
     "parallel_scan",
+    "parallel_scan_torch",
     "param_count",
     "rel_error",
     "rnn_backward",

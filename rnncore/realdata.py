@@ -273,9 +273,9 @@ def train_forecaster(X_train, Y_train, X_test, seed):
     Math: x' = (x - m) / s with m, s the mean and std of X_train;  h_T = GRU(x'_1 .. x'_T);
           y_hat = (h_T W^T + b) * s + m;  minimise mean (y_hat' - y')^2 over the training windows with Adam
 
-    Only the training windows are used to fit anything, the scaling included. This reference trains a GRU with
-    H = 16 for 200 full-batch Adam steps (lr 0.02) in numpy; any forecaster that honours the shapes and the seed
-    will do, and the chapter's notebook asks for one in torch.
+    Only the training windows are used to fit anything, the scaling included. rnncore's reference trains a numpy
+    GRU with H = 16 for 200 full-batch Adam steps (lr 0.02); any forecaster that honours the shapes and the seed
+    will do, and the graded notebook asks for one in torch.
 
     Parameters
     ----------

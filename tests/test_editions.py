@@ -164,12 +164,205 @@ def _solution_cells():
                 yield path.stem, cell.source
 
 
+def _shown_cell_lines():
+    """The normalised lines of every code cell of the chapters that is not tagged `solutions`."""
+    import jupytext
+
+    found = set()
+    for path in sorted((ROOT / "book").glob("ch*.md")):
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type == "code" and "solutions" not in cell.metadata.get("tags", []):
+                found |= {normal(line) for line in cell.source.splitlines()}
+    return found
+
+
 def test_course_edition_holds_no_worked_answer_code(built_book):
     """The cells that compute the worked answers are in no page or download of the course edition."""
     cells = list(_solution_cells())
     assert len(cells) >= 8, "every chapter's worked answers are computed in cells tagged `solutions`"
     lines = edition_lines(built_book)
+    shown = _shown_cell_lines()  # set-up lines that a visible cell has too (`x = rng.normal(...)`) are no answer
     for chapter, code in cells:
-        own = [normal(line) for line in code.splitlines() if len(normal(line)) >= 30]
+        own = [normal(line) for line in code.splitlines() if len(normal(line)) >= 30 and normal(line) not in shown]
         found = [line for line in own if line in lines]
         assert len(found) <= 0.1 * len(own), f"{chapter}: the course edition holds its answer code: {found[:3]}"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The structural check: every code block the course edition shows, against every graded answer, with the copy check's
+# own measure. A line comparison sees only printed reference lines; a teaching cell that writes a graded function in
+# other words shares none of them. Here each block (a code cell or literalinclude of a page, a code cell of a
+# downloadable notebook or MyST source) is reduced like a student's answer (similarity.core_of / answer_core: checks,
+# docstrings and names normalised away) and fingerprinted with copydetect, then compared with rnncore's reference and
+# the source notebook's solution cell of every graded function that the copy check does not exempt. A block is a leak
+# when the copy check would flag it as a copy of that function (score >= similarity.THRESHOLD).
+
+_CODE_HTML = re.compile(r'<div class="highlight-(?:ipython3|ipython|python3?|py|default)\b[^"]*">\s*'
+                        r'<div class="highlight"><pre>(.*?)</pre>', re.S)
+
+
+def _solution_cell_code():
+    """{graded function: the source notebook's answer cell, markers removed}."""
+    found = {}
+    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+                code = re.sub(r"### (BEGIN|END) SOLUTION", "", cell.source)
+                for node in ast.parse(code).body:
+                    if isinstance(node, ast.FunctionDef):
+                        found[node.name] = code
+    return found
+
+
+_ANSWER_PRINTS = None
+
+
+def answer_prints():
+    """[(function, 'reference' or 'solution cell', copydetect fingerprint)] of every graded answer the copy check
+    compares (functions whose reference core is too short to fingerprint are exempt there, and here)."""
+    global _ANSWER_PRINTS
+    if _ANSWER_PRINTS is None:
+        from rnncore.instructor import similarity
+
+        _ANSWER_PRINTS = []
+        for name, code in sorted(_solution_cell_code().items()):
+            if similarity.exempt(name):
+                continue
+            _ANSWER_PRINTS.append((name, "reference", similarity.fingerprint(similarity.reference_core(name), name)))
+            core = similarity.answer_core(code, name)
+            _ANSWER_PRINTS.append((name, "solution cell", similarity.fingerprint(core, name)))
+    return _ANSWER_PRINTS
+
+
+def block_cores(code):
+    """The Cores under which one shown code block is compared: the whole block, and each function it defines
+    (its body, as the copy check reduces a student's answer). Blocks that are not Python give none."""
+    from rnncore.instructor import notebook, similarity
+
+    def parse():
+        try:
+            return ast.parse(code)
+        except SyntaxError:  # IPython magics, or not Python at all
+            return notebook.parse_python(notebook.to_python(code))
+
+    try:
+        tree = parse()
+    except (SyntaxError, ValueError):
+        return []
+    kept = similarity._kept_names(tree)
+    cores = [similarity.core_of(tree, kept)]
+    if len(cores[0].symbols) < similarity.MIN_TOKENS:
+        return cores  # its functions are shorter still
+    functions = [node for node in ast.walk(parse()) if isinstance(node, ast.FunctionDef)]
+    cores += [similarity.core_of(ast.Module(node.body, []), kept) for node in functions]
+    return cores
+
+
+def shown_blocks(folder):
+    """{code: where} of every code block a reader gets from a built edition: the pages' code cells and
+    literalincludes (HTML), the code cells of the downloadable notebooks and MyST sources."""
+    import jupytext
+
+    blocks = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or "_static" in path.parts:
+            continue
+        if path.suffix == ".html":
+            codes = [html.unescape(re.sub(r"<[^>]+>", "", m)) for m in _CODE_HTML.findall(path.read_text("utf-8"))]
+        elif path.suffix == ".ipynb":
+            nb = json.loads(path.read_text("utf-8"))
+            codes = ["".join(c.get("source", [])) for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        elif path.suffix == ".md" and "_sources" in path.parts:
+            codes = [c.source for c in jupytext.read(path, fmt="md:myst").cells if c.cell_type == "code"]
+        else:
+            continue
+        for code in codes:  # the same cell from a page, a notebook and a source is compared once
+            key = "\n".join(line.rstrip() for line in code.strip().splitlines())
+            blocks.setdefault(key, f"{path.relative_to(folder)}")
+    return blocks
+
+
+def _bound(a, b):
+    """An upper bound of similarity.compare(a, b): a matched token lies in one of the K-token runs that start at a
+    fingerprint the two documents share, so neither share can exceed K times those starts over its length."""
+    from rnncore.instructor import similarity
+
+    common = a.hashes & b.hashes
+    if not common:
+        return 0.0
+    shares = [similarity.K * sum(len(d.hash_idx[h]) for h in common) / max(len(d.filtered_code), 1) for d in (a, b)]
+    return min(max(shares), 1.0)
+
+
+def block_leaks(blocks, threshold=None):
+    """[(where, the block's first line, function, 'reference' or 'solution cell', score)] for every shown block that
+    the copy check would flag as a copy of a graded answer."""
+    from rnncore.instructor import similarity
+
+    threshold = similarity.THRESHOLD if threshold is None else threshold
+    found = []
+    for code, where in blocks.items():
+        first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+        for core in block_cores(code):
+            if len(core.symbols) < similarity.MIN_TOKENS:  # too short to tell, as for an exempt reference
+                continue
+            shown = similarity.fingerprint(core, where)
+            for name, kind, answer in answer_prints():
+                if _bound(shown, answer) < threshold:  # cannot reach the threshold: skip copydetect's comparison
+                    continue
+                score, _, _ = similarity.compare(shown, answer)
+                if score >= threshold:
+                    found.append((where, first, name, kind, round(score, 2)))
+    return sorted(set(found))
+
+
+_BLOCKS = {}
+
+
+def edition_blocks(folder):
+    """shown_blocks of a built edition, read once per session."""
+    if folder not in _BLOCKS:
+        _BLOCKS[folder] = shown_blocks(folder)
+    return _BLOCKS[folder]
+
+
+def _report(found):
+    return "\n".join(f"{where}: `{first[:60]}` is a copy of {name} ({kind}, {score:.0%} matched)"
+                     for where, first, name, kind, score in found)
+
+
+def test_course_edition_shows_no_code_that_the_copy_check_would_flag(built_book):
+    blocks = edition_blocks(built_book)
+    assert len(blocks) >= 200, f"only {len(blocks)} code blocks found in the course edition: is the HTML parsed?"
+    found = block_leaks(blocks)
+    assert not found, "the course edition shows code that is a graded answer in other words:\n" + _report(found)
+
+
+def test_the_structural_check_flags_the_solutions_edition(solutions_book):
+    """The check above can fail: read as if it were the course edition, the solutions edition shows every graded
+    answer the copy check can see (each non-exempt reference, printed by its {graded-function})."""
+    from rnncore.instructor import cases
+
+    flagged = {name for _, _, name, kind, _ in block_leaks(edition_blocks(solutions_book)) if kind == "reference"}
+    # rnncore's own references; the instructor tasks' are left out here (their pages were not seen to print them as
+    # code blocks of the solutions edition: to be looked into)
+    tasks = {path.stem for path in cases.reference_modules() if "tasks" in path.parts}
+    expected = {name for name, kind, _ in answer_prints()
+                if kind == "reference" and cases._definitions()[name][0] not in tasks}
+    assert expected <= flagged, f"not flagged: {sorted(expected - flagged)}"
+
+
+def test_the_structural_check_flags_an_answer_rewritten_and_not_a_call():
+    """Fast, without a build: rnncore's rnn_forward as a teaching cell might show it (names changed, docstring and
+    input checks gone, statements reformatted) is flagged as rnn_forward; a cell that calls rnncore is not."""
+    from rnncore.instructor import similarity
+
+    source = similarity.reference_source("rnn_forward")
+    renamed = source.replace("rnn_forward", "forward_hoisted")
+    for old, new in (("hs", "states"), ("ax", "proj"), ("h0", "h_init"), ("x", "inputs")):
+        renamed = re.sub(rf"\b{old}\b", new, renamed)
+    calls = ("hs, cache = rnncore.rnn_forward(x, h0, **p)\n"
+             "print(np.abs(hs - out.numpy()).max(), hs.shape, cache.x.shape)\n")
+    found = block_leaks({renamed: "renamed", calls: "calls rnncore"})
+    assert {where for where, *_ in found} == {"renamed"}, _report(found)
+    assert "rnn_forward" in {name for _, _, name, _, _ in found}, _report(found)

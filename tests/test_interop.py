@@ -241,3 +241,42 @@ def test_recurrent_bad_input_names_argument_and_shapes(rng):
     with pytest.raises(ValueError, match=r"Recurrent.backward: `d_output` must have shape \(T, N, num_directions "
                                          r"\* H\) = \(4, 3, 4\), got \(4, 3, 8\)"):
         gru.backward(np.zeros((T, 3, 2 * H)))
+
+
+def test_parallel_scan_torch_matches_the_loop_and_its_gradient_matches_autograd_of_the_loop(rng):
+    """The torch doubling scan of chapter 8: the states of linear_recurrence (h0 = 0), and autograd through it equals
+    autograd through the plain loop, in float64, for lengths 1, 2, a power of two and not."""
+    for T in (1, 2, 8, 13):
+        a_np, b_np = rng.uniform(-1, 1, size=(T, 2, 3)), rng.normal(size=(T, 2, 3))
+        a, b = torch.tensor(a_np, requires_grad=True), torch.tensor(b_np, requires_grad=True)
+        hs = rc.parallel_scan_torch(a, b)
+        np.testing.assert_allclose(hs.detach().numpy(), rc.linear_recurrence(a_np, b_np), rtol=1e-12, atol=1e-12)
+        w = torch.tensor(rng.normal(size=(T, 2, 3)))
+        da, db = torch.autograd.grad((hs * w).sum(), (a, b), allow_unused=True, materialize_grads=True)
+        a2, b2 = torch.tensor(a_np, requires_grad=True), torch.tensor(b_np, requires_grad=True)
+        h, loop = torch.zeros(2, 3, dtype=torch.float64), []
+        for t in range(T):
+            h = a2[t] * h + b2[t]
+            loop.append(h)
+        da2, db2 = torch.autograd.grad((torch.stack(loop) * w).sum(), (a2, b2))
+        np.testing.assert_allclose(da.numpy(), da2.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(db.numpy(), db2.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_parallel_scan_torch_names_a_bad_argument():
+    with pytest.raises(ValueError, match="`b` must have the same shape"):
+        rc.parallel_scan_torch(torch.zeros(3, 2), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="`a` must be a torch.Tensor"):
+        rc.parallel_scan_torch(np.zeros((3, 2)), torch.zeros(3, 2))
+
+
+def test_parallel_scan_torch_is_locked_while_a_student_function_is_graded():
+    """A torch doubling scan answers the graded parallel_scan: it is locked like the references."""
+    from rnncore._lock import ReferenceLockedError, locked
+
+    a = torch.zeros(3, 2)
+    with locked("parallel_scan"):
+        for f in (rc.parallel_scan_torch, rc.torch_interop.parallel_scan_torch):
+            with pytest.raises(ReferenceLockedError):
+                f(a, a)
+    assert rc.parallel_scan_torch(a, a).shape == (3, 2)  # and unlocked again afterwards

@@ -13,14 +13,19 @@ them, and they decide at parse time, so the course edition's doctrees, search in
 
 import ast
 import os
+import re
+import textwrap
 from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from sphinx.addnodes import pending_xref
 from sphinx.directives.code import LiteralInclude
 from sphinx.util.docutils import SphinxDirective
 
 EDITIONS = ("course", "solutions")
+WIDTH = 100  # characters: a longer line of a contract overflows the page's code box
+EQUATIONS = re.compile(r",? eqs?\. \(([\w-]+(?:, [\w-]+)*)\)")  # "eq. (rnn-step)" in a docstring's Book: line
 
 
 def edition():
@@ -29,6 +34,54 @@ def edition():
     if value not in EDITIONS:
         raise ValueError(f"RNN_EDITION must be one of {', '.join(EDITIONS)}; got {value!r}")
     return value
+
+
+def wrap(line, width=WIDTH):
+    """`line` as it fits in `width` characters: words carried to further lines, indented four more."""
+    if len(line) <= width:
+        return [line]
+    indent = line[: len(line) - len(line.lstrip())]
+    return textwrap.wrap(line.strip(), width, initial_indent=indent, subsequent_indent=indent + "    ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
+FIELD = re.compile(r"^\s*(\w[\w, ]*\s:\s|Math:|-+$|Book:|def |class |\"\"\")")  # lines not to run together
+
+
+def reflow(lines, width=WIDTH):
+    """Docstring lines fitted to `width`: a run of prose lines with one indent is refilled as a paragraph (when one of
+    them is too long), any other long line is wrapped on its own."""
+    out, run = [], []
+
+    def flush():
+        if run and any(len(line) > width for line in run):
+            indent = run[0][: len(run[0]) - len(run[0].lstrip())]
+            out.extend(textwrap.wrap(" ".join(line.strip() for line in run), width, initial_indent=indent,
+                                     subsequent_indent=indent, break_long_words=False, break_on_hyphens=False))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if line.strip() and not FIELD.match(line) and (not run or indent == len(run[0]) - len(run[0].lstrip())):
+            run.append(line)
+            continue
+        flush()
+        if line.strip() and not FIELD.match(line):
+            run.append(line)
+        else:
+            out.extend(wrap(line, width))
+    flush()
+    return out
+
+
+def readable(text):
+    """A contract's text as a reader sees it: equation labels taken out of the docstring (the page links them
+    below instead), every line fitted to WIDTH; returns (text, the labels in order)."""
+    labels = [label for group in EQUATIONS.findall(text) for label in group.split(", ")]
+    text = EQUATIONS.sub("", text)
+    return "\n".join(reflow(text.split("\n"))), labels
 
 
 def contract(source, name):
@@ -71,6 +124,7 @@ class GradedFunction(SphinxDirective):
             text = contract(Path(path).read_text(encoding="utf-8"), name)
         except (OSError, ValueError, SyntaxError) as err:
             raise self.error(f"graded-function {self.arguments[0]} :pyobject: {name}: {err}") from None
+        text, labels = readable(text)
         block = nodes.literal_block(text, text, language="python")
         self.set_source_info(block)
         note = nodes.paragraph()
@@ -82,6 +136,16 @@ class GradedFunction(SphinxDirective):
             text = (f"The body of {name} is yours to write: it is graded in {where}. "
                     "The contract above is what the graders call.")
         note += nodes.emphasis(text=text)
+        if labels:  # the equations the docstring cites, as numbered links instead of raw labels
+            note += nodes.emphasis(text=" Its equation" + ("s: " if len(labels) > 1 else ": "))
+            for i, label in enumerate(labels):
+                if i:
+                    note += nodes.emphasis(text=", ")
+                ref = pending_xref("", refdomain="math", reftype="eq", reftarget=label, refdoc=self.env.docname,
+                                   refexplicit=False, refwarn=True)
+                ref += nodes.literal(label, label)
+                note += ref
+            note += nodes.emphasis(text=".")
         return [block, note]
 
 
