@@ -123,3 +123,85 @@ def parallel_scan_torch(a, b):
 
 
 parallel_scan_torch = _lock.protect(parallel_scan_torch)  # a graded answer in torch: locked like the references
+
+
+def gru_forecaster(K, H=16):
+    """A torch forecaster: a `GRU(1, H)` reads a window and a `Linear(H, K)` maps its last state to K forecasts.
+
+    Math: h_W = GRU(x_1 .. x_W);  y_hat = W_out h_W + b_out
+
+    Parameters
+    ----------
+    K : int >= 1, the number of horizons forecast
+    H : int >= 1, the GRU's hidden size
+
+    Returns
+    -------
+    net : torch.nn.Module mapping x (W, N, 1), time-major float32, to forecasts (N, K)
+
+    Book: chapter 7, section "A GRU forecaster".
+    """
+    import torch
+
+    for name, value in (("K", K), ("H", H)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"gru_forecaster: `{name}` must be an int >= 1, got {value!r}")
+
+    class Forecaster(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = torch.nn.GRU(1, H)
+            self.head = torch.nn.Linear(H, K)
+
+        def forward(self, x):  # x: (W, N, 1), time-major
+            _, h = self.gru(x)
+            return self.head(h[0])  # (N, K)
+
+    return Forecaster()
+
+
+def fit_gru_forecaster(X, Y, seed, steps, lr=0.01, H=16, watch=(), score=None):
+    """Train `gru_forecaster` by full-batch Adam on the mean squared error, from `torch.manual_seed(seed)`.
+
+    Math: minimise mean_{n,k} (y_hat_{n,k} - y_{n,k})^2 over the windows (X, Y), `steps` Adam steps
+
+    Parameters
+    ----------
+    X : ndarray, shape (W, N, 1)   input windows (time-major)
+    Y : ndarray, shape (N, K)      their targets
+    seed : int, the initialisation's seed;  steps : int >= 1;  lr : Adam's learning rate;  H : hidden size
+    watch : sequence of (X_w, Y_w) pairs, scored every 10 steps with `score(prediction (N_w, K), Y_w) -> float`
+
+    Returns
+    -------
+    net : the trained torch module;  curves : list, for each pair of `watch`, its scores every 10 steps
+
+    Book: chapter 7, section "A GRU forecaster".
+    """
+    import torch
+
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"fit_gru_forecaster: `steps` must be an int >= 1, got {steps!r}")
+    if watch and score is None:
+        raise ValueError("fit_gru_forecaster: `score` must be given when `watch` is (got None)")
+    X, Y = np.asarray(X), np.asarray(Y)
+    if X.ndim != 3 or Y.ndim != 2 or X.shape[1] != Y.shape[0]:
+        raise ValueError(f"fit_gru_forecaster: `X` must be (W, N, 1) and `Y` (N, K), got {X.shape} and {Y.shape}")
+
+    def as_tensor(a):
+        return torch.tensor(a, dtype=torch.float32)
+
+    torch.manual_seed(seed)
+    net = gru_forecaster(Y.shape[1], H)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    curves = [[] for _ in watch]
+    for step in range(1, steps + 1):
+        loss = torch.nn.functional.mse_loss(net(as_tensor(X)), as_tensor(Y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 10 == 0:
+            with torch.no_grad():
+                for curve, (Xw, Yw) in zip(curves, watch):
+                    curve.append(float(score(net(as_tensor(Xw)).double().numpy(), Yw)))
+    return net, curves

@@ -21,10 +21,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from course import cell_by_id
-from instructor_course import ROOT, make_course, points
+from instructor_course import ROOT, auto_points, make_course, points
 
 A = "ch02_forward"
-FULL = points(A)
+FULL = auto_points(A)  # a full autograde (the written answers are graded by hand)
+MAX = points(A)
 GUIDE = ROOT / "book" / "instructor_guide.md"
 BIN = Path(sys.executable).parent
 
@@ -128,6 +129,6 @@ def test_students_fetch_their_own_feedback(cycle):
         assert len(fetched) == 1, fetched
         page = fetched[0].read_text()
         assert page == (course / "feedback" / student / A / f"{A}.html").read_text()
-        assert re.search(rf"Score:\s*{score}(\.0)?\s*/\s*{FULL}(\.0)?", re.sub(r"<[^>]+>", " ", page)), student
+        assert re.search(rf"Score:\s*{score}(\.0)?\s*/\s*{MAX}(\.0)?", re.sub(r"<[^>]+>", " ", page)), student
         timestamp = (course / "submitted" / student / A / "timestamp.txt").read_text().strip()
         assert fetched[0].parent.name == timestamp  # the submission it answers

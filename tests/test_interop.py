@@ -280,3 +280,25 @@ def test_parallel_scan_torch_is_locked_while_a_student_function_is_graded():
             with pytest.raises(ReferenceLockedError):
                 f(a, a)
     assert rc.parallel_scan_torch(a, a).shape == (3, 2)  # and unlocked again afterwards
+
+
+def test_fit_gru_forecaster_learns_is_seeded_and_checks_its_arguments():
+    from rnncore.torch_interop import fit_gru_forecaster, gru_forecaster
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(8, 40, 1))
+    Y = np.stack([X[-1, :, 0], X[-2, :, 0]], axis=1)  # the last two values: a GRU can learn that
+    mse = lambda pred, Yw: float(np.mean((pred - Yw) ** 2))  # noqa: E731
+    net, (curve,) = fit_gru_forecaster(X, Y, seed=3, steps=200, lr=0.02, watch=[(X, Y)], score=mse)
+    assert len(curve) == 20 and curve[-1] < 0.5 * curve[0]
+    _, (again,) = fit_gru_forecaster(X, Y, seed=3, steps=200, lr=0.02, watch=[(X, Y)], score=mse)
+    assert again == curve  # the seed fixes everything
+    assert tuple(gru_forecaster(3, H=5)(torch.zeros(4, 2, 1)).shape) == (2, 3)
+    with pytest.raises(ValueError, match="`steps` must be an int >= 1, got 0"):
+        fit_gru_forecaster(X, Y, 0, 0)
+    with pytest.raises(ValueError, match="`score` must be given"):
+        fit_gru_forecaster(X, Y, 0, 10, watch=[(X, Y)])
+    with pytest.raises(ValueError, match=r"`X` must be \(W, N, 1\)"):
+        fit_gru_forecaster(X[0], Y, 0, 10)
+    with pytest.raises(ValueError, match="`K` must be an int >= 1, got 0"):
+        gru_forecaster(0)

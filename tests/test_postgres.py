@@ -21,13 +21,14 @@ from pathlib import Path
 import nbformat
 import pytest
 from course import cell_by_id
-from instructor_course import ROOT, make_course, points
+from instructor_course import ROOT, auto_points, make_course, points
 from pg_server import Server
 
 from rnncore.instructor import cli, ledger
 
 A = "ch02_forward"
-FULL = points(A)
+FULL = auto_points(A)  # a full autograde (the written answers are graded by hand)
+MAX = points(A)
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"}  # nbgrader runs `alembic`
 FLAGS = ["--no-feedback", "--quiet", "--timeout", "30", "--cell-timeout", "30", "--submission-timeout", "240"]
