@@ -183,7 +183,7 @@ def _newton(u, w, h0, hs_guess, shifted=True, slope="f", offset=True, use_h0=Tru
 def deer_newton_step(u, w, h0, hs_guess):
     """One Newton step of the parallel evaluation of h_t = tanh(u_t + w * h_{t-1}): linearise at a guess, then scan.
 
-    Math: p_t = guess of h_{t-1} (p_1 = h0);  f_t = tanh(u_t + w * p_t);  a_t = w * (1 - f_t^2);
+    Math: p_t = guess of h_{t-1} (p_1 = h0);  f_t = tanh(u_t + w * p_t);  a_t = d f_t / d p_t (elementwise);
           b_t = f_t - a_t * p_t;  hs_t = a_t * hs_{t-1} + b_t from hs_0 = h0 (a linear recurrence: a scan)
 
     Parameters
