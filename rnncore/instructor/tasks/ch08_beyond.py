@@ -161,7 +161,7 @@ def _blelloch_scan(rng):
 
 
 # ------------------------------------------------------------------------------ one Newton step of DEER
-_DEER = 'chapter 8, page "Nonlinear RNNs in parallel, and what linearity costs", section "One Newton step"'
+_DEER = 'chapter 8, section "One Newton step"'
 
 
 def _newton(u, w, h0, hs_guess, shifted=True, slope="f", offset=True, use_h0=True):
