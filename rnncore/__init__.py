@@ -11,6 +11,7 @@ from .architectures import beam_search, bidirectional_rnn_forward, greedy_decode
 from .charlm import Vocab, charlm_loss_and_grads, init_charlm, sample, train_charlm
 from .clip import clip_by_global_norm, clip_by_value
 from .datasets import adding_problem, copy_memory, copy_memory_baseline, noisy_sine
+from .deer import deer_gru_forward, gru_cell_jacobian, matrix_scan
 from .embedding import embedding_backward, embedding_forward
 from .gradcheck import check_gradients, eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward, gru_step_forward_cho
@@ -60,6 +61,7 @@ __all__ = [
     "copy_memory",
     "copy_memory_baseline",
     "decode",
+    "deer_gru_forward",
     "embedding_backward",
     "embedding_forward",
     "encode",
@@ -69,6 +71,7 @@ __all__ = [
     "gradient_regime",
     "greedy_decode",
     "gru_backward",
+    "gru_cell_jacobian",
     "gru_forward",
     "gru_step_backward",
     "gru_step_forward",
@@ -91,6 +94,7 @@ __all__ = [
     "make_dates",
     "make_windows",
     "masked_mean_pool",
+    "matrix_scan",
     "mingru_forward",
     "minlstm_forward",
     "noisy_sine",

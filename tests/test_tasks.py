@@ -346,3 +346,35 @@ def test_sample_top_p_equals_a_literal_nucleus_and_its_limits(rng):
             u = np.random.default_rng(seed).random()
             assert f(logits, 0.8, 1.0, u)[0] == rnncore.sample_with_temperature(logits, 0.8,
                                                                                 np.random.default_rng(seed))
+
+
+def test_deer_newton_step_is_newton_on_the_sequence_and_converges_to_the_loop(rng):
+    """Against the equations element by element, the Jacobian against central differences, and iterated: exact on
+    the first k states after k steps, equal to the nonlinear loop (to 1e-12) after at most T steps."""
+    step = tasks.REFERENCES["deer_newton_step"]
+    for T, N, H, scale in [(1, 1, 1, 1.0), (6, 2, 3, 2.0), (20, 1, 4, 0.7), (50, 3, 2, 3.0)]:
+        u, w, h0 = rng.standard_normal((T, N, H)), scale * rng.standard_normal(H), rng.standard_normal((N, H))
+        guess = rng.uniform(-1, 1, (T, N, H))
+        hs, a, b = step(u, w, h0, guess)
+        for n in range(N):
+            for i in range(H):
+                h = h0[n, i]
+                for t in range(T):
+                    p = h0[n, i] if t == 0 else guess[t - 1, n, i]
+                    f = np.tanh(u[t, n, i] + w[i] * p)
+                    eps = 1e-6
+                    slope = (np.tanh(u[t, n, i] + w[i] * (p + eps)) - np.tanh(u[t, n, i] + w[i] * (p - eps))) / 2e-6
+                    assert a[t, n, i] == pytest.approx(slope, abs=1e-8)
+                    assert b[t, n, i] == pytest.approx(f - a[t, n, i] * p, abs=1e-12)
+                    h = a[t, n, i] * h + f - a[t, n, i] * p
+                    assert hs[t, n, i] == pytest.approx(h, abs=1e-12)
+        want, h = np.empty((T, N, H)), h0
+        for t in range(T):
+            h = np.tanh(u[t] + w * h)
+            want[t] = h
+        guess = np.zeros((T, N, H))
+        for k in range(1, T + 1):
+            guess = step(u, w, h0, guess)[0]
+            np.testing.assert_allclose(guess[:k], want[:k], atol=1e-12)
+        np.testing.assert_allclose(guess, want, atol=1e-12)
+        np.testing.assert_allclose(step(u, w, h0, want)[0], want, atol=1e-12)  # the solution is a fixed point

@@ -63,4 +63,18 @@ WRONG = [
        "    hs = B[:T].copy()\n")], "blelloch_scan", "exclusive scan returned"),
     ("blelloch_ignores_h0", "blelloch_scan",
      [("    if h0 is not None:\n        first[0] = a[0] * h0 + b[0]\n", "")], "blelloch_scan", "h0 ignored"),
+    # one Newton step of DEER (the second task no page of the course edition and no rnncore function answers)
+    ("deer_not_shifted", "deer_newton_step",
+     [("p = np.concatenate([h0[None], hs_guess[:-1]])", "p = hs_guess")],
+     "deer_newton_step", "linearised at h_t instead of h_{t-1}"),
+    ("deer_no_slope", "deer_newton_step", [("a = w * (1 - f**2)", "a = w * np.ones_like(f)")],
+     "deer_newton_step", "no tanh derivative in the Jacobian"),
+    ("deer_slope_at_p", "deer_newton_step", [("a = w * (1 - f**2)", "a = w * (1 - p**2)")],
+     "deer_newton_step", "tanh derivative at the previous state"),
+    ("deer_no_offset", "deer_newton_step", [("b = f - a * p", "b = f.copy()")],
+     "deer_newton_step", "offset without the -J p term"),
+    ("deer_ignores_h0", "deer_newton_step",
+     [("p = np.concatenate([h0[None], hs_guess[:-1]])", "p = np.concatenate([0 * h0[None], hs_guess[:-1]])"),
+      ("    B[0] = A[0] * h0 + B[0]  # fold h0 into the first step\n", "")],
+     "deer_newton_step", "h0 ignored"),
 ]

@@ -158,3 +158,109 @@ def _blelloch_scan(rng):
         label = f"T={T}, shape {(T, *rest)}" + ("" if with_h0 else ", no h0")
         cases.append(Case(label, [Step("blelloch_scan", args=args)]))
     return cases
+
+
+# ------------------------------------------------------------------------------ one Newton step of DEER
+_DEER = 'chapter 8, section "One Newton step"'
+
+
+def _newton(u, w, h0, hs_guess, shifted=True, slope="f", offset=True, use_h0=True):
+    u, w = np.asarray(u, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    h0, guess = np.asarray(h0, dtype=np.float64), np.asarray(hs_guess, dtype=np.float64)
+    start = h0 if use_h0 else np.zeros_like(h0)
+    p = np.concatenate([start[None], guess[:-1]]) if shifted else guess  # the previous state of every step
+    f = np.tanh(u + w * p)  # the step at the guess, all T at once
+    a = w * (1 - (f if slope == "f" else p) ** 2) if slope != "none" else np.broadcast_to(w, f.shape).copy()
+    b = f - a * p if offset else f
+    hs, h = np.empty(f.shape), start
+    for t in range(f.shape[0]):  # the linear recurrence (any scan gives the same numbers)
+        h = a[t] * h + b[t]
+        hs[t] = h
+    return hs, a, b
+
+
+@reference
+def deer_newton_step(u, w, h0, hs_guess):
+    """One Newton step of the parallel evaluation of h_t = tanh(u_t + w * h_{t-1}): linearise at a guess, then scan.
+
+    Math: p_t = guess of h_{t-1} (p_1 = h0);  f_t = tanh(u_t + w * p_t);  a_t = d f_t / d p_t (elementwise);
+          b_t = f_t - a_t * p_t;  hs_t = a_t * hs_{t-1} + b_t from hs_0 = h0 (a linear recurrence: a scan)
+
+    Parameters
+    ----------
+    u : ndarray, shape (T, N, H)          the input drive u_t = x_t W_ih^T + b of every step
+    w : ndarray, shape (H,)               the diagonal recurrent weights
+    h0 : ndarray, shape (N, H)            the initial state
+    hs_guess : ndarray, shape (T, N, H)   the current guess of h_1 .. h_T
+
+    Returns
+    -------
+    hs : ndarray, shape (T, N, H)         the new guess: the states of the linearised recurrence
+    a : ndarray, shape (T, N, H)          its coefficients (the diagonal Jacobians at the guess)
+    b : ndarray, shape (T, N, H)          its inputs
+
+    Book: chapter 8, page "Nonlinear RNNs in parallel, and what linearity costs".
+    """
+    return _newton(u, w, h0, hs_guess)
+
+
+@mistake("deer_newton_step", "linearised at h_t instead of h_{t-1}",
+         "the output equals a step that linearises step t around the guess of h_t itself, not the state before it: "
+         f"which state does step t read? ({_DEER})")
+def _not_shifted(u, w, h0, hs_guess):
+    return _newton(u, w, h0, hs_guess, shifted=False)
+
+
+@mistake("deer_newton_step", "no tanh derivative in the Jacobian",
+         f"`a` equals the recurrent weights alone: the Jacobian of a step has a second factor ({_DEER})")
+def _no_slope(u, w, h0, hs_guess):
+    return _newton(u, w, h0, hs_guess, slope="none")
+
+
+@mistake("deer_newton_step", "tanh derivative at the previous state",
+         "`a` equals w (1 - p_t^2), the slope of tanh taken at the previous state instead of at the step's output "
+         f"({_DEER})")
+def _slope_at_p(u, w, h0, hs_guess):
+    return _newton(u, w, h0, hs_guess, slope="p")
+
+
+@mistake("deer_newton_step", "offset without the -J p term",
+         "`b` equals f_t: the linearisation's offset is missing the term that cancels the Jacobian at the guess "
+         f"({_DEER})")
+def _no_offset(u, w, h0, hs_guess):
+    return _newton(u, w, h0, hs_guess, offset=False)
+
+
+@mistake("deer_newton_step", "h0 ignored",
+         f"the output equals a step started from zeros, as if `h0` were not given ({_DEER})")
+def _deer_no_h0(u, w, h0, hs_guess):
+    if not np.any(h0):
+        raise ValueError("same as the reference")
+    return _newton(u, w, h0, hs_guess, use_h0=False)
+
+
+def _deer_visible():
+    rng = np.random.default_rng(81)
+    visible_case("deer_newton_step", "T=4, N=1, H=1, by hand-sized numbers",
+                 u=np.array([0.5, -0.3, 0.8, 0.1]).reshape(4, 1, 1), w=np.array([0.9]), h0=np.array([[0.5]]),
+                 hs_guess=np.array([0.2, -0.1, 0.4, 0.3]).reshape(4, 1, 1))
+    visible_case("deer_newton_step", "T=6, N=2, H=3, guess zero",
+                 u=np.round(rng.normal(size=(6, 2, 3)), 2), w=np.array([1.5, -0.8, 0.3]),
+                 h0=np.round(rng.normal(size=(2, 3)), 2), hs_guess=np.zeros((6, 2, 3)))
+    visible_case("deer_newton_step", "T=5, N=1, H=2, random guess",
+                 u=np.round(rng.normal(size=(5, 1, 2)), 2), w=np.array([2.0, 0.5]),
+                 h0=np.array([[-0.4, 0.7]]), hs_guess=np.round(rng.uniform(-1, 1, size=(5, 1, 2)), 2))
+
+
+_deer_visible()
+
+
+@register("deer_newton_step", seed=20260841)
+def _deer_newton_step(rng):
+    cases = []
+    for T, N, H, scale in [(1, 1, 1, 1.0), (2, 1, 3, 2.0), (7, 2, 3, 1.0), (16, 3, 2, 3.0), (33, 2, 4, 0.5),
+                           (100, 1, 3, 1.5)]:
+        u, w = rng.standard_normal((T, N, H)), scale * rng.standard_normal(H)
+        h0, guess = rng.standard_normal((N, H)), rng.uniform(-1, 1, (T, N, H))
+        cases.append(Case(f"T={T}, N={N}, H={H}, |w| ~ {scale}", [Step("deer_newton_step", args=(u, w, h0, guess))]))
+    return cases
