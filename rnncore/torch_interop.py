@@ -1,5 +1,6 @@
 """Moving between torch's recurrent modules and rnncore: the only module that imports torch, and only when called."""
 
+import functools
 import warnings
 
 import numpy as np
@@ -188,9 +189,7 @@ def fit_gru_forecaster(X, Y, seed, steps, lr=0.01, H=16, watch=(), score=None):
     if X.ndim != 3 or Y.ndim != 2 or X.shape[1] != Y.shape[0]:
         raise ValueError(f"fit_gru_forecaster: `X` must be (W, N, 1) and `Y` (N, K), got {X.shape} and {Y.shape}")
 
-    def as_tensor(a):
-        return torch.tensor(a, dtype=torch.float32)
-
+    as_tensor = functools.partial(torch.tensor, dtype=torch.float32)
     torch.manual_seed(seed)
     net = gru_forecaster(Y.shape[1], H)
     opt = torch.optim.Adam(net.parameters(), lr=lr)

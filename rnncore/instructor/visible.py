@@ -6,8 +6,9 @@ answer (a transposed `W_hh` that a 1x1 case cannot tell apart) earns the visible
 rule, the verifier needs the visible cell's inputs. They are read here, from the *source* notebook (trusted, the
 instructor's): a separate Python process runs its locked cells, the instructor's solutions and each visible test
 cell, with `rnncore.grading.run_student` wrapped so that every call of the cell's own function is recorded
-(arguments after the deep copy the check makes), with what the cell then checks of each output (`check_output`,
-`check_close`: its values; `check_shape` alone: only its type and shape). Each recorded call becomes one verifier case
+(arguments after the deep copy the check makes), with what the cell then checks of each output
+(`check_output`, `check_close`, `goldens.check`: its values; `check_shape` alone: only its type and shape).
+Each recorded call becomes one verifier case
 ("visible check 1", ...): the student's function runs on it in the sandbox and exactly what the cell checked is
 compared with the reference in the grading process, like every other case.
 
@@ -56,6 +57,8 @@ grading.run_student = recording
 grading.check_shape = checking(grading.check_shape, "shape")
 for _name in ("check_close", "check_output", "name_known_mistake"):
     setattr(grading, _name, checking(getattr(grading, _name), "value"))
+import rnncore.goldens as goldens  # the graded tasks' visible cells compare with golden values
+goldens.check = checking(goldens.check, "value")
 ns = {"__name__": "__main__"}
 errors = {}
 for cell in cells:
