@@ -9,6 +9,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_ndim, check_shape, common_dtype
 from .activations import sigmoid
+from .delta import _check_delta
 
 
 def _log_sigmoid(a):
@@ -80,18 +81,8 @@ def slstm_forward(x, h0, W_ih, W_hh, b, stabilise=True):
 
 def _check_qkv(func, q, k, v, i_pre, f_pre):
     """q, k (T, N, d_k), v (T, N, d_v), i_pre and f_pre (T, N); return them as arrays."""
-    q, k, v = (as_float_array(name, a, func) for name, a in [("q", q), ("k", k), ("v", v)])
     i_pre, f_pre = as_float_array("i_pre", i_pre, func), as_float_array("f_pre", f_pre, func)
-    check_ndim("q", q, 3, "(T, N, d_k)", func)
-    T, N, d_k = q.shape
-    if T == 0:
-        raise ValueError(f"{func}: `q` must have at least one time step, got shape {q.shape}")
-    check_shape("k", k, (T, N, d_k), func, "(T, N, d_k) like `q`")
-    check_ndim("v", v, 3, "(T, N, d_v)", func)
-    check_shape("v", v, (T, N, None), func, "(T, N, d_v)")
-    check_shape("i_pre", i_pre, (T, N), func, "(T, N)")
-    check_shape("f_pre", f_pre, (T, N), func, "(T, N)")
-    return q, k, v, i_pre, f_pre
+    return _check_delta(func, q, k, v, i_pre=i_pre, f_pre=f_pre)
 
 
 def mlstm_recurrent(q, k, v, i_pre, f_pre):
