@@ -83,6 +83,7 @@ def _unit(nodeid):
     return "book" if path in BOOK_FILES else path
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown, and unused, under `-p no:xdist`
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 

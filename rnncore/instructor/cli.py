@@ -500,7 +500,8 @@ def build_parser():
     p.add_argument("--cpu-seconds", type=float, default=d.cpu_seconds, help="CPU time of one sandbox process")
     p.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space of one process (MiB)")
     p.add_argument("--timeout", type=float, default=d.step_timeout,
-                   help="sandbox wall-clock seconds per cell and per function's cases")
+                   help="sandbox CPU seconds per cell and per function's cases (a step that only waits: that many seconds idle, "
+                        "or 4 x that in wall-clock time)")
     p.add_argument("--submission-timeout", type=float, default=d.submission_timeout,
                    help="wall-clock seconds for one submission's autograde, and for its verification")
     p.add_argument("--cell-timeout", type=int, default=None,

@@ -1,8 +1,9 @@
 """Run a student's answer cells in a separate, isolated, resource-limited process that only sends arrays back.
 
 One sandbox process runs the notebook's trusted cells and the student's answer cells in order, then calls the
-graded functions on their cases (see `_child.py`). A watchdog in the parent enforces a wall-clock limit on every
-cell and on every function's cases; the kernel enforces CPU time, address space and file size (`setrlimit`).
+graded functions on their cases (see `_child.py`). A watchdog in the parent limits every cell and every function's
+cases by the CPU time the sandbox spends on it, so a loaded machine does not cut an honest answer short (a step
+that only waits is stopped by the wall clock; see `_StepClock`); the kernel enforces CPU time, address space and file size (`setrlimit`).
 When the process hangs or dies, the parent kills its process group (its whole PID namespace) and starts a new
 one that skips the cell that hung or the function that was running, so one bad cell or function costs only
 itself. With namespaces (see `isolate.py`) the process also has no network, a read-only disk with the course's
@@ -14,7 +15,7 @@ Defaults (`Limits()`), all configurable from `rnn-grade`:
 =====================  ==========  ============================================================
 cpu_seconds            60          CPU time of one sandbox process (RLIMIT_CPU)
 memory_mb              2048        address space of one sandbox process (RLIMIT_AS)
-step_timeout           30          wall-clock seconds for one cell, or for one function's cases
+step_timeout           30          CPU seconds for one cell, or for one function's cases (see _StepClock)
 submission_timeout     300         wall-clock seconds for everything of one submission
 file_size_mb           64          largest file the sandbox may write (RLIMIT_FSIZE), and its tmpfs
 output_mb              256         most bytes the parent reads back from one sandbox process
@@ -268,6 +269,56 @@ def _launch(plan, blobs, limits, mode, hide, workdir):
     return proc, reader
 
 
+def _group_cpu_seconds(pgid):
+    """CPU seconds (user + system, with reaped children's) used so far by the live processes of a process group."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # after the command's ")": state, ppid, pgrp, ..., utime (field 14), stime, cutime, cstime (17)
+        if len(fields) > 14 and int(fields[2]) == pgid:
+            ticks += sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class _StepClock:
+    """How long the running step (a cell, or one function's cases) has taken, counted in the sandbox's CPU time.
+
+    A wall-clock limit cut honest answers short on a loaded machine (a forecaster that trains in 12 s took over 30 s
+    beside other jobs), so a step is stopped when its processes have *computed* for `limit` seconds. A step that
+    waits instead of computing (a sleep loop) uses no CPU: it is stopped once it has been idle for `limit` seconds
+    of wall-clock time (under 5% of one core busy), and any step after `WALL_FACTOR` x `limit` whatever it does.
+    """
+
+    WALL_FACTOR = 4
+    SAMPLE = 0.25  # seconds between reads of /proc
+
+    def __init__(self, pgid):
+        self.pgid, self.step, self.cpu0, self.cpu, self.read_at = pgid, None, 0.0, 0.0, 0.0
+
+    def start(self, step_start):
+        self.step, self.read_at = step_start, 0.0
+        self.cpu0 = self.cpu = _group_cpu_seconds(self.pgid)
+
+    def over(self, limit, now):
+        """'' while the step may go on, else why it must stop ("of CPU time", "waiting", "of wall-clock time")."""
+        if now - self.read_at >= self.SAMPLE:
+            self.cpu, self.read_at = max(self.cpu, _group_cpu_seconds(self.pgid)), now
+        used, wall = self.cpu - self.cpu0, now - self.step
+        if used > limit:
+            return "of CPU time"
+        if wall > limit and used < 0.05 * wall:
+            return "waiting"
+        if wall > self.WALL_FACTOR * limit:
+            return "of wall-clock time"
+        return ""
+
+
 def _kill(proc):
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -325,6 +376,7 @@ def run(cells, functions, blobs, stubs, limits=None, hide=(), preload=()):
                         functions=[by_name[n] for n in pending])
             proc, reader = _launch(plan, blobs, limits, mode, hide, workdir)
             killed_for, seen, step_start = "", 0, time.monotonic()
+            clock = _StepClock(proc.pid)
             open_step = ("start", None)
             while True:
                 events = reader.snapshot()
@@ -348,10 +400,13 @@ def run(cells, functions, blobs, stubs, limits=None, hide=(), preload=()):
                 if proc.poll() is not None:
                     break
                 now = time.monotonic()
+                if step_start != clock.step:
+                    clock.start(step_start)
                 limit = limits.step_timeout if open_step[0] in ("cell", "fn") else max(limits.step_timeout, 30)
-                if now - step_start > limit:
+                why = clock.over(limit, now)
+                if why:
                     what = {"cell": f"cell {open_step[1]}", "fn": f"`{open_step[1]}`"}.get(open_step[0], "startup")
-                    killed_for = f"timed out after {limit:.0f} s in {what}"
+                    killed_for = f"timed out after {limit:.0f} s {why} in {what}"
                     break
                 if now - started > limits.submission_timeout:
                     killed_for = f"ran out of the submission's {limits.submission_timeout:.0f} s"
