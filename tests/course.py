@@ -21,11 +21,24 @@ def assignments():
 
 
 def make_course(tmp):
-    """Copy the nbgrader config and solutions/ into `tmp`, release every assignment there, return `tmp`."""
+    """Copy the nbgrader config and solutions/ into `tmp`, release every assignment there, return `tmp`.
+
+    One process runs nbgrader's `generate_assignment` for every assignment (what `nbgrader generate_assignment NAME
+    --force` does for each, without starting nbgrader once per assignment).
+    """
     shutil.copy(ROOT / "nbgrader_config.py", tmp / "nbgrader_config.py")
     shutil.copytree(ROOT / "solutions", tmp / "solutions")
-    for name in assignments():
-        nbgrader(tmp, "generate_assignment", name, "--force")
+    program = ("import sys\nfrom nbgrader.apps import NbGraderAPI\nfrom nbgrader.coursedir import CourseDirectory\n"
+               "from traitlets.config.loader import PyFileConfigLoader\n"
+               "config = PyFileConfigLoader('nbgrader_config.py', path='.').load_config()\n"
+               "api = NbGraderAPI(CourseDirectory(config=config), config=config)\n"
+               "for name in sys.argv[1:]:\n"
+               "    result = api.generate_assignment(name, force=True)\n"
+               "    if not result['success']:\n"
+               "        sys.exit(f'generate_assignment {name} failed:\\n{result[\"error\"]}\\n{result[\"log\"]}')\n")
+    proc = subprocess.run([sys.executable, "-c", program, *assignments()], cwd=tmp, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"nbgrader generate_assignment failed:\n{proc.stdout}\n{proc.stderr}")
     return tmp
 
 
@@ -90,6 +103,47 @@ def autograde_all(course, names, workers=None, chunk=8):
                     raise AssertionError(f"nbgrader autograde failed ({log.name}):\n{text[-5000:]}")
         time.sleep(0.1)
     (course / "gradebooks.json").write_text(json.dumps(index, indent=1))
+
+
+def score_variants(course, variants, workers=None):
+    """Run `tests/variants.py` on every assignment's variants, `workers` kernels at a time (default: one per CPU).
+
+    variants : {assignment: [{"key": str, "path": notebook, "skip": [grade_id, ...]}, ...]}
+    Returns {(assignment, key): {grade_id: (score, max_score, first error or "")}}, scored as nbgrader scores test
+    cells, with the cell timeout and ignored stderr of the course's nbgrader_config.py.
+    """
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    workers = workers or os.cpu_count() or 1
+    pending = sorted(variants, key=lambda name: -len(variants[name]))
+    running, out = {}, {}
+    attempts = dict.fromkeys(variants, 0)
+    while pending or running:
+        while pending and len(running) < workers:
+            name = pending.pop(0)
+            jobs, result = course / f"variants_{name}.json", course / f"variants_{name}_result.json"
+            jobs.write_text(json.dumps({"timeout": config.Execute.timeout, "ignore": config.IgnorePattern.pattern,
+                                        "variants": variants[name]}))
+            log = open(course / f"variants_{name}.log", "w")
+            cmd = [sys.executable, str(ROOT / "tests" / "variants.py"), str(jobs), str(result)]
+            running[name] = (subprocess.Popen(cmd, cwd=course, stdout=log, stderr=subprocess.STDOUT), log, result)
+        for name, (proc, log, result) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[name]
+            log.close()
+            text = Path(log.name).read_text()
+            if proc.returncode != 0:
+                if PORT_RACE in text and attempts[name] < 2:
+                    attempts[name] += 1
+                    pending.insert(0, name)
+                    continue
+                raise AssertionError(f"scoring the variants of {name} failed:\n{text[-5000:]}")
+            for key, grades in json.loads(result.read_text()).items():
+                out[(name, key)] = {g: tuple(v) for g, v in grades.items()}
+        time.sleep(0.1)
+    return out
 
 
 def scores(course, assignment, student, manual=False):

@@ -11,8 +11,20 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
-from course import ROOT, assignments, autograde_all, canonical, cell_by_id, make_course, read_nb, scores, submit
+from course import (
+    ROOT,
+    assignments,
+    autograde_all,
+    canonical,
+    cell_by_id,
+    make_course,
+    read_nb,
+    score_variants,
+    scores,
+    submit,
+)
 
 # Plausible wrong implementations, one file per assignment in wrong_implementations/: each file's WRONG
 # list holds (student, solution cell, [(old, new) edits to the solution], the graded function it breaks).
@@ -37,22 +49,79 @@ def _function_of(grade_id):
     return re.sub(r"^test_|_(visible|hidden)$", "", grade_id)
 
 
+def _wrong_notebook(name, cell_id, edits, student):
+    nb = copy.deepcopy(read_nb(ROOT / "solutions" / name / f"{name}.ipynb"))
+    cell = cell_by_id(nb, cell_id)
+    for old, new in edits:
+        assert old in cell.source, f"{student}: {old!r} not in the solution of {cell_id}"
+        cell.source = cell.source.replace(old, new)
+    return nb
+
+
+# What goes through `nbgrader autograde` itself: every assignment's solution and blank release, and its first wrong
+# implementation. Every submission (those included, to show that both score alike) is also scored by
+# tests/variants.py, one kernel per assignment, which is how the ~200 wrong implementations are scored.
+PIPELINE = {name: next(w[0] for w in WRONG if w[1] == name) for name in assignments()}
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("course"))
     for name in assignments():
-        source = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
-        submit(course, "honest", name, source)
+        submit(course, "honest", name, read_nb(ROOT / "solutions" / name / f"{name}.ipynb"))
         submit(course, "blank", name, read_nb(course / "exercises" / name / f"{name}.ipynb"))
     for student, name, cell_id, edits, _ in WRONG:
-        nb = copy.deepcopy(read_nb(ROOT / "solutions" / name / f"{name}.ipynb"))
-        cell = cell_by_id(nb, cell_id)
-        for old, new in edits:
-            assert old in cell.source, f"{student}: {old!r} not in the solution of {cell_id}"
-            cell.source = cell.source.replace(old, new)
-        submit(course, student, name, nb)
+        if PIPELINE[name] == student:
+            submit(course, student, name, _wrong_notebook(name, cell_id, edits, student))
     autograde_all(course, assignments())  # two at a time on two cores, each into its own gradebook copy
     return course
+
+
+def _slow_tests(name):
+    """The test cells of the functions that train a model (the verifier's `slow` functions), by function."""
+    from rnncore.instructor import cases
+
+    nb = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+           and c.cell_type == "code" and c.metadata["nbgrader"]["grade_id"].startswith("test_")]
+    out = {}
+    for grade_id in ids:
+        function = _function_of(grade_id)
+        try:
+            slow = cases.spec_for(function).slow
+        except Exception:  # noqa: BLE001 - a function without verifier cases is not slow
+            slow = False
+        if slow:
+            out.setdefault(function, []).append(grade_id)
+    return out
+
+
+@pytest.fixture(scope="module")
+def variant_scores(course):
+    """{(assignment, student): {grade_id: (score, max_score, first error)}} for every submission above and every
+    wrong implementation. A wrong implementation of another function skips the test cells of a function that trains
+    a model (chapter 7's forecaster: its cells train six models, and its answer cell is the solution's, unchanged)."""
+    variants = {name: [] for name in assignments()}
+    for name in assignments():
+        source = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
+        for student in ("honest", "blank"):
+            nb = read_nb(course / "submitted" / student / name / f"{name}.ipynb")
+            for cell in nb.cells:  # as nbgrader's OverwriteCells: the hidden tests the release left out come back
+                meta = cell.metadata.get("nbgrader", {})
+                if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
+                    cell.source = cell_by_id(source, meta["grade_id"]).source
+            folder = course / "variants" / name / student
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / f"{name}.ipynb")
+            variants[name].append({"key": student, "path": str(folder / f"{name}.ipynb")})
+    for student, name, cell_id, edits, function in WRONG:
+        folder = course / "variants" / name / student
+        folder.mkdir(parents=True)
+        nbformat.write(_wrong_notebook(name, cell_id, edits, student), folder / f"{name}.ipynb")
+        skip = [] if PIPELINE[name] == student else [
+            g for f, ids in _slow_tests(name).items() if f != function for g in ids]
+        variants[name].append({"key": student, "path": str(folder / f"{name}.ipynb"), "skip": skip})
+    return score_variants(course, variants)
 
 
 @pytest.mark.parametrize("name", assignments())
@@ -109,9 +178,11 @@ USES = {"test_rnn_tbptt_k1k2_visible": {"rnn_backward"}}
 
 
 @pytest.mark.parametrize("student,name,cell_id,edits,function", WRONG, ids=[w[0] for w in WRONG])
-def test_wrong_implementation_loses_exactly_its_functions_points(course, student, name, cell_id, edits, function):
-    got = scores(course, name, student)
-    for grade_id, (score, max_score) in got.items():
+def test_wrong_implementation_loses_exactly_its_functions_points(variant_scores, student, name, cell_id, edits,
+                                                                 function):
+    got = variant_scores[(name, student)]
+    assert any(_function_of(g) == function for g in got), f"{student}: no test cell of {function} was scored"
+    for grade_id, (score, max_score, _) in got.items():
         if _function_of(grade_id) == function:
             assert score == 0, f"{student} keeps {score}/{max_score} in {grade_id}"
         elif function in USES.get(grade_id, ()):
@@ -162,14 +233,26 @@ def test_graded_functions_keep_rnncore_names_signatures_and_docstrings(name):
 
 
 @pytest.mark.parametrize("student,name,mistake,function", DIAGNOSED, ids=[d[0] for d in DIAGNOSED])
-def test_visible_checks_name_the_mistake(course, student, name, mistake, function):
+def test_visible_checks_name_the_mistake(variant_scores, student, name, mistake, function):
     from rnncore.instructor import tasks
     from rnncore.mistakes import CATALOGUE
 
     tasks.load()
     entries = CATALOGUE.get(function) or tasks.MISTAKES[function]
     message = next(m.message for m in entries if m.name == mistake)
-    nb = read_nb(course / "autograded" / student / name / f"{name}.ipynb")
-    errors = [o for o in cell_by_id(nb, f"test_{function}_visible").outputs if o.output_type == "error"]
-    assert errors, f"the visible checks of {function} did not fail for {student}"
-    assert message in errors[0].evalue, f"{student}: expected the diagnosis {mistake!r}, got {errors[0].evalue!r}"
+    error = variant_scores[(name, student)][f"test_{function}_visible"][2]
+    assert error, f"the visible checks of {function} did not fail for {student}"
+    assert message in error, f"{student}: expected the diagnosis {mistake!r}, got {error!r}"
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_one_kernel_scores_every_test_cell_as_nbgrader_autograde_does(course, variant_scores, name):
+    for student in ("honest", "blank", PIPELINE[name]):
+        real = scores(course, name, student)
+        ours = {g: v[:2] for g, v in variant_scores[(name, student)].items()}
+        assert ours == real, f"{student}: tests/variants.py scored {ours}, nbgrader autograde {real}"
+        autograded = read_nb(course / "autograded" / student / name / f"{name}.ipynb")
+        for grade_id, (_, _, error) in variant_scores[(name, student)].items():
+            errors = [o for o in cell_by_id(autograded, grade_id).outputs if o.output_type == "error"]
+            assert bool(error) == bool(errors), (student, grade_id, error, errors)
+            assert not errors or errors[0].evalue in error, (student, grade_id, error, errors[0].evalue)
