@@ -1,23 +1,25 @@
-"""Instructor tools: autograde with nbgrader, verify every grade outside the student's kernel, and export.
+"""rnngrade: the course's grading tools (autograde with nbgrader, verify every grade outside the student's kernel,
+export), a package beside rnncore that students never install.
 
 nbgrader runs the hidden tests inside the student's own kernel, where a determined student can patch the
-checks (see book/instructor_guide.md, "The verified grade"). This subpackage adds a second, trusted grade for
-every submission:
+checks (see book/instructor_guide.md, "The verified grade"). This package adds a second, trusted grade for
+every submission. It is organised by the stages of the grading workflow; `rnn-grade` (`cli`) runs them all:
 
-- `notebook`   reads a source notebook (graded functions, points, trusted cells) and a submission's answers;
-- `cases`      the fixed, seeded inputs every graded function is verified on;
-- `stubs`      the stand-in `rnncore` package a sandbox sees (the assignment's graded functions raise);
-- `isolate`    Linux namespaces for sandboxes and workers: no network, read-only disk, secrets hidden;
-- `sandbox`    runs a student's answer cells in an isolated, resource-limited subprocess that returns arrays;
-- `verify`     compares those arrays with rnncore computed in the trusted parent: the verified score;
-- `integrity`  flags suspicious code in the answer cells (never zeroes a grade by itself);
-- `similarity` copy detection: each answer against rnncore and every classmate, with a side-by-side report;
-- `feedback`   an nbgrader feedback preprocessor that leaks no hidden-test source;
-- `autograde`  runs nbgrader one submission per isolated worker (`worker`), merging grades serially;
-- `collect`    brings LMS zips and exchange folders into `submitted/`; `ledger` stores verified grades and CSVs;
-- `cli`        the `rnn-grade` command that runs the whole cycle and exports one CSV per assignment.
+- `assign`     what each assignment grades: the verifier's cases (`cases`) and the graded tasks no function of
+               rnncore answers, with their references and known mistakes (`tasks`);
+- `collect`    brings LMS zips and exchange folders into `submitted/` (`submissions`), and the late policy
+               (`policy`): `rnn-grade ASSIGNMENT --submissions ZIP --lms canvas`;
+- `grade`      nbgrader's autograde, one submission per isolated worker (`autograde`, `worker`, `isolate`), and
+               the verified grade: the student's answers run in a sandbox (`sandbox`, `stubs`) and compared with
+               the reference in the trusted parent (`verify`, `visible`): `rnn-grade ASSIGNMENT`;
+- `integrity`  flags suspicious code in the answer cells (`scan`) and detects copies (`similarity`); flags never
+               change a grade by themselves;
+- `export`     the ledger of verified grades and the CSV and LMS gradebook exports (`ledger`), and an nbgrader
+               feedback preprocessor that leaks no hidden-test source (`feedback`);
+- `notebook`   reads a source notebook and a submission's answers (every stage uses it);
+- `cli`        the `rnn-grade` command.
 
-Nothing here is imported by `import rnncore`: students never need it.
+rnncore imports nothing from here (a test walks its sources): the student kit's wheel is rnncore alone.
 """
 
 import os as _os

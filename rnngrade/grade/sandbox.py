@@ -123,6 +123,11 @@ def rnncore_dir():
     return os.path.dirname(os.path.realpath(rnncore.__file__))
 
 
+def grading_dir():
+    """The folder of the rnngrade package, which holds the graded tasks' references (hidden and unreadable too)."""
+    return str(HERE.parent)
+
+
 @dataclass
 class FunctionOutcome:
     """What the sandbox returned for one function: per case either outputs or an error; or a failure."""
@@ -303,10 +308,10 @@ def run(cells, functions, blobs, stubs, limits=None, hide=(), preload=()):
     pending = [f["name"] for f in functions]
     by_name = {f["name"]: f for f in functions}
     skip_cells = set()
-    deny = [rnncore_dir()]
+    deny = [rnncore_dir(), grading_dir()]
     data = [os.path.join(rnncore_dir(), "data")]  # rnncore's shipped data sets stay readable, its code does not
     code = [str(p) for p in Path(rnncore_dir()).rglob("*") if p.is_file() and not str(p).startswith(data[0] + os.sep)]
-    hide = [*hide, *code, *(isolate.home_entries_to_hide() if mode == "namespaces" else [])]
+    hide = [*hide, *code, grading_dir(), *(isolate.home_entries_to_hide() if mode == "namespaces" else [])]
     files = {m: os.path.join(rnncore_dir(), "__init__.py" if m == "rnncore" else m.split(".", 1)[1] + ".py")
              for m in stubs}
     base = {"stubs": stubs, "stub_files": files, "preload": list(preload), "read_roots": sorted(set(child_sys_path())),
