@@ -18,7 +18,7 @@ help:
 	@echo "make solutions  the solutions edition (reference code, worked answers) into _build/solutions/_build/html"
 	@echo "make pdf      after make book: the whole book as one HTML page and a PDF (offline, the set-up's Chromium)"
 	@echo "make test     set up, then ruff and the whole test suite (which also builds the book with -W)"
-	@echo "make student-kit  what students get: release notebooks, an rnncore wheel without the instructor tools,"
+	@echo "make student-kit  what students get: release notebooks, an rnncore wheel (no grading tools, no rnngrade),"
 	@echo "                  requirements and START.md, in _build/student-kit/ and _build/rnn-course-student-kit.zip"
 	@echo "make release  regenerate rnncore/data/goldens.json and exercises/ (from solutions/, with nbgrader)"
 	@echo "make clean    remove _build/ and nbgrader's working folders"
@@ -65,7 +65,7 @@ test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder --durations=12
 
 lint: setup
-	$(BIN)/ruff check rnncore tests scripts benchmarks
+	$(BIN)/ruff check rnncore rnngrade tests scripts benchmarks
 
 student-kit: setup
 	$(BIN)/python scripts/student_kit.py

@@ -1,7 +1,7 @@
 """How many submissions per minute `rnn-grade` grades on this machine, with 1 and with 2 worker processes.
 
 Makes a temporary course with the chapter-2 assignment, submits the solution under N student ids, and runs the
-whole cycle (`rnncore.instructor.cli.grade`: autograde in an isolated worker, feedback, verification, merge,
+whole cycle (`rnngrade.cli.grade`: autograde in an isolated worker, feedback, verification, merge,
 CSV) once per worker count, printing a table with the CPU time per submission and how busy the machine's CPUs
 were (from /proc/stat, so it counts other programs too). Nothing is asserted: the numbers depend on the machine
 and on whatever else it is doing.
@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from instructor_course import make_course  # noqa: E402
 
-from rnncore.instructor import cli, sandbox  # noqa: E402
+from rnngrade import cli  # noqa: E402
+from rnngrade.grade import sandbox  # noqa: E402
 
 A = "ch02_forward"
 

@@ -1,6 +1,6 @@
 """Write rnncore/goldens.json: the visible checks' golden values for the tasks whose reference students lack.
 
-For every task registered in rnncore/instructor/tasks/ and every one of its visible cases: the inputs, the
+For every task registered in rnngrade/assign/tasks/ and every one of its visible cases: the inputs, the
 reference's outputs, and the outputs and message of every known mistake that gives something else on that case.
 `make release` runs this; a test fails if the file is not what this writes. `--check` only compares.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncore import goldens
-from rnncore.instructor import tasks
+from rnngrade.assign import tasks
 
 TARGET = goldens.GOLDENS
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rnncore.instructor.notebook import assignment_ids
+from rnngrade.notebook import assignment_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,16 +4,19 @@
 
 - `notebooks/`: the release notebooks of every assignment, exactly as exercises/ holds them (no solutions, no
   hidden tests: nbgrader removed them);
-- `wheels/rnncore-<version>-py3-none-any.whl`: rnncore without its instructor tools, which is what the set-up
-  cells and the visible checks import (the reference functions stay locked while a student's answer is checked);
+- `wheels/rnncore-<version>-py3-none-any.whl`: rnncore, which is what the set-up cells and the visible checks
+  import (the reference functions stay locked while a student's answer is checked);
 - `requirements.txt` (numpy, Jupyter and the wheel) and `requirements-torch.txt` (torch, for the notebooks that
   train a torch model: chapter 7's part 7);
 - `START.md`: one page on how to start.
 
-The wheel is built from a copy of rnncore/ that leaves out rnncore/instructor/ (the grading tools: they name the
-hidden tests' machinery and the verifier's cases), so it never ships them, whatever the repository holds.
+The grading tools are a package of their own, rnngrade/ (they name the hidden tests' machinery, the verifier's
+cases and the references of the graded tasks), which the repository's pyproject.toml installs beside rnncore. The
+wheel is built from a copy of rnncore/ alone, with a pyproject of its own, and is refused if it holds any rnngrade
+file or any module that imports rnngrade.
 """
 
+import ast
 import re
 import shutil
 import subprocess
@@ -25,8 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 KIT = ROOT / "_build" / "student-kit"
 ZIP = ROOT / "_build" / "rnn-course-student-kit.zip"
-# What the student side is allowed to hold of the repository's rnncore/.
-EXCLUDED = ("instructor", "__pycache__")
+GRADING = "rnngrade"  # the package of the grading tools: the student wheel neither holds nor imports it
 
 
 def pinned(name, constraints=ROOT / "constraints.txt"):
@@ -62,15 +64,39 @@ def uses_torch(notebook):
                for cell in nb.cells if cell.cell_type == "code")
 
 
+def imports_grading(source):
+    """True if the Python `source` imports rnngrade (an import statement, or import_module/__import__ of it)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""] if node.level == 0 else []
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")):
+            names = [str(node.args[0].value)]
+        else:
+            continue
+        if any(name == GRADING or name.startswith(GRADING + ".") for name in names):
+            return True
+    return False
+
+
+def grading_files(wheel):
+    """The files of `wheel` that are rnngrade's or import it (what the student wheel must not hold)."""
+    with zipfile.ZipFile(wheel) as whl:
+        return [n for n in whl.namelist() if n.split("/")[0] == GRADING
+                or (n.endswith(".py") and imports_grading(whl.read(n).decode("utf-8")))]
+
+
 def build_wheel(target_dir, root=ROOT):
     """Build the student-side rnncore wheel into `target_dir`; return its path."""
     version = project_version(root / "pyproject.toml")
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
-        shutil.copytree(root / "rnncore", stage / "rnncore", ignore=shutil.ignore_patterns(*EXCLUDED, "*.pyc"))
+        shutil.copytree(root / "rnncore", stage / "rnncore", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         (stage / "README.md").write_text(
             "rnncore: the reference package of 'Recurrent Neural Networks from the Ground Up', as students install "
-            "it (the checks of the graded notebooks, the layers and the data), without the instructor tools.\n")
+            "it (the checks of the graded notebooks, the layers and the data).\n")
         (stage / "pyproject.toml").write_text(f"""[build-system]
 requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
@@ -93,10 +119,9 @@ rnncore = ["data/*", "goldens.json"]
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
                         "--no-build-isolation", "--wheel-dir", str(target_dir), str(stage)], check=True)
     wheel = target_dir / f"rnncore-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel) as whl:
-        leaked = [n for n in whl.namelist() if n.startswith("rnncore/instructor")]
+    leaked = grading_files(wheel)
     if leaked:
-        raise SystemExit(f"the student wheel holds instructor files: {leaked[:3]}")
+        raise SystemExit(f"the student wheel holds grading code ({GRADING} or what imports it): {leaked[:3]}")
     return wheel
 
 

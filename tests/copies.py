@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import rnncore
-from rnncore.instructor import cases
+from rnngrade.assign import cases
 
 FUNCTIONS = ("rnn_step_forward", "rnn_forward", "rnn_step_backward", "rnn_backward", "lstm_step_forward",
              "lstm_step_backward", "gru_step_forward", "clip_by_global_norm", "softmax_cross_entropy",

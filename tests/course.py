@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from rnncore.instructor.notebook import assignment_ids
+from rnngrade.notebook import assignment_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 

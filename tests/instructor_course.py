@@ -8,7 +8,7 @@ from course import ROOT, assignments  # noqa: F401  (re-exported for the tests)
 
 def make_course(tmp, names=None):
     """Copy nbgrader_config.py and solutions/<name> for `names` (default: all) into `tmp` and release them there."""
-    from rnncore.instructor import autograde
+    from rnngrade.grade import autograde
 
     tmp = Path(tmp)
     shutil.copy(ROOT / "nbgrader_config.py", tmp / "nbgrader_config.py")

@@ -15,7 +15,9 @@ import nbformat
 import pytest
 from instructor_course import ROOT, assignments, auto_points, make_course, points
 
-from rnncore.instructor import cli, ledger, notebook, sandbox
+from rnngrade import cli, notebook
+from rnngrade.export import ledger
+from rnngrade.grade import sandbox
 
 FULL = "ch02_forward"
 

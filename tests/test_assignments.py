@@ -79,7 +79,7 @@ def course(tmp_path_factory):
 
 def _slow_tests(name):
     """The test cells of the functions that train a model (the verifier's `slow` functions), by function."""
-    from rnncore.instructor import cases
+    from rnngrade.assign import cases
 
     nb = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
     ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
@@ -223,7 +223,7 @@ def _def_and_docstring(source, func):
 @pytest.mark.parametrize("name", assignments())
 def test_graded_functions_keep_rnncore_names_signatures_and_docstrings(name):
     source = read_nb(ROOT / "solutions" / name / f"{name}.ipynb")
-    from rnncore.instructor import cases
+    from rnngrade.assign import cases
 
     package = {str(p): p.read_text() for p in cases.reference_modules()}  # rnncore's modules and the tasks
     for cell in _solution_cells(source):
@@ -234,8 +234,8 @@ def test_graded_functions_keep_rnncore_names_signatures_and_docstrings(name):
 
 @pytest.mark.parametrize("student,name,mistake,function", DIAGNOSED, ids=[d[0] for d in DIAGNOSED])
 def test_visible_checks_name_the_mistake(variant_scores, student, name, mistake, function):
-    from rnncore.instructor import tasks
     from rnncore.mistakes import CATALOGUE
+    from rnngrade.assign import tasks
 
     tasks.load()
     entries = CATALOGUE.get(function) or tasks.MISTAKES[function]

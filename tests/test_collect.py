@@ -21,7 +21,10 @@ import pytest
 from course import cell_by_id
 from instructor_course import ROOT, auto_points, cell_points, make_course, manual_cells, points
 
-from rnncore.instructor import autograde, cli, collect, ledger, sandbox
+from rnngrade import cli
+from rnngrade.collect import submissions as collect
+from rnngrade.export import ledger
+from rnngrade.grade import autograde, sandbox
 
 A = "ch02_forward"
 FULL = auto_points(A)  # a full answer's autograded (and verified) score

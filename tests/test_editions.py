@@ -58,7 +58,7 @@ def graded_functions():
 
 def reference_lines():
     """{function name: answer lines of its reference (rnncore's, or an instructor task's)} for the graded functions."""
-    from rnncore.instructor import cases
+    from rnngrade.assign import cases
 
     graded, found = graded_functions(), {}
     for path in cases.reference_modules():  # rnncore's modules, then the instructor's tasks
@@ -222,7 +222,7 @@ def answer_prints():
     compares (functions whose reference core is too short to fingerprint are exempt there, and here)."""
     global _ANSWER_PRINTS
     if _ANSWER_PRINTS is None:
-        from rnncore.instructor import similarity
+        from rnngrade.integrity import similarity
 
         _ANSWER_PRINTS = []
         for name, code in sorted(_solution_cell_code().items()):
@@ -237,7 +237,8 @@ def answer_prints():
 def block_cores(code):
     """The Cores under which one shown code block is compared: the whole block, and each function it defines
     (its body, as the copy check reduces a student's answer). Blocks that are not Python give none."""
-    from rnncore.instructor import notebook, similarity
+    from rnngrade import notebook
+    from rnngrade.integrity import similarity
 
     def parse():
         try:
@@ -285,7 +286,7 @@ def shown_blocks(folder):
 def _bound(a, b):
     """An upper bound of similarity.compare(a, b): a matched token lies in one of the K-token runs that start at a
     fingerprint the two documents share, so neither share can exceed K times those starts over its length."""
-    from rnncore.instructor import similarity
+    from rnngrade.integrity import similarity
 
     common = a.hashes & b.hashes
     if not common:
@@ -297,7 +298,7 @@ def _bound(a, b):
 def block_leaks(blocks, threshold=None):
     """[(where, the block's first line, function, 'reference' or 'solution cell', score)] for every shown block that
     the copy check would flag as a copy of a graded answer."""
-    from rnncore.instructor import similarity
+    from rnngrade.integrity import similarity
 
     threshold = similarity.THRESHOLD if threshold is None else threshold
     found = []
@@ -341,7 +342,7 @@ def test_course_edition_shows_no_code_that_the_copy_check_would_flag(built_book)
 def test_the_structural_check_flags_the_solutions_edition(solutions_book):
     """The check above can fail: read as if it were the course edition, the solutions edition shows every graded
     answer the copy check can see (each non-exempt reference, printed by its {graded-function})."""
-    from rnncore.instructor import cases
+    from rnngrade.assign import cases
 
     flagged = {name for _, _, name, kind, _ in block_leaks(edition_blocks(solutions_book)) if kind == "reference"}
     # rnncore's own references; the instructor tasks' are left out here (their pages were not seen to print them as
@@ -355,7 +356,7 @@ def test_the_structural_check_flags_the_solutions_edition(solutions_book):
 def test_the_structural_check_flags_an_answer_rewritten_and_not_a_call():
     """Fast, without a build: rnncore's rnn_forward as a teaching cell might show it (names changed, docstring and
     input checks gone, statements reformatted) is flagged as rnn_forward; a cell that calls rnncore is not."""
-    from rnncore.instructor import similarity
+    from rnngrade.integrity import similarity
 
     source = similarity.reference_source("rnn_forward")
     renamed = source.replace("rnn_forward", "forward_hoisted")

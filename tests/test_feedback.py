@@ -1,6 +1,6 @@
 """Feedback leaks no hidden-test source: not in test cells, not in tracebacks, not in what a student prints.
 
-ScrubFeedback (rnncore.instructor.feedback, registered in nbgrader_config.py) is checked on a hand-made notebook,
+ScrubFeedback (rnngrade.export.feedback, registered in nbgrader_config.py) is checked on a hand-made notebook,
 then end to end: a submission that fails the hidden tests and tries every way of printing them (%xmode Verbose,
 an exception quoting its caller's source, printing `_ih`) gets feedback with none of their lines; the same
 notebook through nbgrader's default feedback (ClearHiddenTests only) shows them, so the test can fail.
@@ -15,8 +15,9 @@ import pytest
 from instructor_course import ROOT, make_course
 from nbformat.v4 import new_code_cell, new_output
 
-from rnncore.instructor import cli, sandbox
-from rnncore.instructor.feedback import ScrubFeedback, hidden_lines
+from rnngrade import cli
+from rnngrade.export.feedback import ScrubFeedback, hidden_lines
+from rnngrade.grade import sandbox
 
 A = "ch02_forward"
 

@@ -13,7 +13,9 @@ import pytest
 from course import cell_by_id
 from instructor_course import ROOT, auto_points, make_course, points
 
-from rnncore.instructor import cli, ledger, sandbox
+from rnngrade import cli
+from rnngrade.export import ledger
+from rnngrade.grade import sandbox
 
 A = "ch02_forward"
 FULL = auto_points(A)  # a full answer's autograded (and verified) score
@@ -102,7 +104,8 @@ def test_a_folder_shaped_like_submitted_is_collected(course, tmp_path):
     folder = tmp_path / "exchange"
     (folder / "dave" / A).mkdir(parents=True)
     nbformat.write(_students(course)["alice"], folder / "dave" / A / f"{A}.ipynb")
-    from rnncore.instructor import autograde, collect
+    from rnngrade.collect import submissions as collect
+    from rnngrade.grade import autograde
 
     col = collect.collect(autograde.Course.load(course), A, folder)
     assert "dave" in col.students

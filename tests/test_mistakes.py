@@ -478,7 +478,7 @@ def fix_given(message):
 
 def _all_mistakes():
     """rnncore's catalogue and the instructor tasks' mistakes: {function: [Mistake, ...]}."""
-    from rnncore.instructor import tasks
+    from rnngrade.assign import tasks
 
     tasks.load()
     return {**CATALOGUE, **tasks.MISTAKES}

@@ -24,7 +24,8 @@ from course import cell_by_id
 from instructor_course import ROOT, auto_points, make_course, points
 from pg_server import Server
 
-from rnncore.instructor import cli, ledger
+from rnngrade import cli
+from rnngrade.export import ledger
 
 A = "ch02_forward"
 FULL = auto_points(A)  # a full autograde (the written answers are graded by hand)
@@ -157,7 +158,7 @@ def test_grading_again_concurrently_changes_nothing(concurrent, lms_zip):
 WORKER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from rnncore.instructor import ledger
+    from rnngrade.export import ledger
     where, counter, me = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     for i in range(20):
         ledger.record(where, "a", f"s{i % 5}", {"verified": float(i), "updated": me})

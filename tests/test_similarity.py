@@ -9,7 +9,8 @@ from collections import Counter
 import copies
 import pytest
 
-from rnncore.instructor import notebook, similarity
+from rnngrade import notebook
+from rnngrade.integrity import similarity
 
 
 def _class():
@@ -157,7 +158,7 @@ def test_fingerprints_are_the_same_in_every_process():
     import subprocess
     import sys
 
-    code = "from rnncore.instructor import similarity as s; print(s.kgram_hashes('abcdefghijkl').tolist())"
+    code = "from rnngrade.integrity import similarity as s; print(s.kgram_hashes('abcdefghijkl').tolist())"
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(runs) == 1 and runs == {f"{similarity.kgram_hashes('abcdefghijkl').tolist()}\n"}

@@ -68,7 +68,8 @@ def test_kit_holds_the_release_and_nothing_of_the_instructors(kit):
         files = whl.namelist()
     needed = {"rnncore/grading.py", "rnncore/goldens.py", "rnncore/goldens.json", "rnncore/data/sunspots.csv"}
     assert needed <= set(files), needed - set(files)
-    assert not [f for f in files if "instructor" in f], "the student wheel ships the instructor tools"
+    assert not [f for f in files if f.startswith("rnngrade/")], "the student wheel ships the grading tools"
+    assert student_kit.grading_files(wheel) == [], "the student wheel holds a module that imports rnngrade"
     assert not [f for f in files if f.startswith(("solutions/", "tests/"))]
     start = (kit / "START.md").read_text()
     for needed in ("python3 -m venv", "pip install -r requirements.txt", "requirements-torch.txt", "jupyter lab",
@@ -80,11 +81,11 @@ def test_kit_holds_the_release_and_nothing_of_the_instructors(kit):
 
 def test_kit_installs_without_torch_or_the_repository(kit_python):
     probe = ("import importlib.util, rnncore; print(rnncore.__file__); "
-             "print(importlib.util.find_spec('torch') is None, importlib.util.find_spec('rnncore.instructor') is None)")
+             "print(importlib.util.find_spec('torch') is None, importlib.util.find_spec('rnngrade') is None)")
     out = subprocess.run([str(kit_python), "-c", probe], capture_output=True, text=True, check=True,
                          cwd=kit_python.parent).stdout.split()
     assert "site-packages" in out[0] and not out[0].startswith(str(ROOT / "rnncore")), out
-    assert out[1:] == ["True", "True"], "the kit's venv has torch or the instructor tools"
+    assert out[1:] == ["True", "True"], "the kit's venv has torch or the grading tools (rnngrade)"
 
 
 @pytest.mark.parametrize("notebook", sorted(p.name for p in (ROOT / "exercises").glob("*/*.ipynb")))

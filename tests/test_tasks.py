@@ -1,6 +1,6 @@
 """The graded tasks that no function of rnncore answers: references, known mistakes, golden values, lock, layout.
 
-Their references live in rnncore/instructor/tasks/ (not in the student kit); the visible checks compare with the
+Their references live in rnngrade/assign/tasks/ (not in the student kit); the visible checks compare with the
 numbers in rnncore/goldens.json, which scripts/goldens.py writes from the references and the mistakes.
 """
 
@@ -16,7 +16,7 @@ from conftest import ROOT
 
 import rnncore
 from rnncore import _lock, goldens
-from rnncore.instructor import cases, tasks
+from rnngrade.assign import cases, tasks
 
 tasks.load()
 TASKS = sorted(tasks.REFERENCES)

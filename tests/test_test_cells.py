@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from course import ROOT, assignments
 
-from rnncore.instructor import notebook
+from rnngrade import notebook
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 

@@ -1,4 +1,4 @@
-"""The verifier (rnncore.instructor): cases for every graded function, full marks for every solution, nothing
+"""The verifier (rnngrade.grade): cases for every graded function, full marks for every solution, nothing
 for the blank release, every known wrong implementation caught, a sandbox that contains what it runs, and an
 integrity scan that flags what it should.
 """
@@ -15,7 +15,10 @@ import numpy as np
 import pytest
 from course import ROOT, assignments, cell_by_id
 
-from rnncore.instructor import _wire, cases, integrity, isolate, notebook, sandbox, stubs, verify
+from rnngrade import notebook
+from rnngrade.assign import cases
+from rnngrade.grade import _wire, isolate, sandbox, stubs, verify
+from rnngrade.integrity import scan as integrity
 
 FAST = sandbox.Limits(step_timeout=4, cpu_seconds=10, memory_mb=1024, submission_timeout=60)
 
@@ -261,6 +264,27 @@ def test_the_sandbox_refuses_files_network_processes_and_the_reference(isolation
     assert "os.system is not allowed" in messages["affine_forward"]
     assert "ReferenceLockedError" in messages["softmax_cross_entropy"]
     assert "ctypes" in messages["param_count"]
+
+
+@pytest.mark.parametrize("isolation", ["auto", "none"])
+def test_the_sandbox_cannot_read_or_import_the_graded_tasks_references(isolation, monkeypatch):
+    """rnngrade (the tasks' references) stays out of reach even where it sits on a path the sandbox may read."""
+    original = sandbox.child_sys_path
+    # as if rnngrade were installed into the site-packages that hold numpy (a non-editable install)
+    monkeypatch.setattr(sandbox, "child_sys_path", lambda: [*original(), str(ROOT)])
+    tasks_file = ROOT / "rnngrade" / "assign" / "tasks" / "ch02_forward.py"
+    sub = _attempt({
+        "jordan_forward": f"return open({str(tasks_file)!r}).read()",
+        "rnn_step_forward": "from rnngrade.assign.tasks import ch02_forward\nreturn ch02_forward.__file__",
+    })
+    result = verify.verify(_source("ch02_forward"), sub, sandbox.Limits(step_timeout=10, isolation=isolation),
+                           only=["jordan_forward", "rnn_step_forward"])
+    messages = {f.function: f.message for f in result.functions}
+    assert {f.function: f.verified for f in result.functions} == {"jordan_forward": 0, "rnn_step_forward": 0}
+    assert "PermissionError" in messages["jordan_forward"] or "FileNotFoundError" in messages["jordan_forward"], (
+        messages)
+    assert "PermissionError" in messages["rnn_step_forward"] or "ModuleNotFoundError" in messages["rnn_step_forward"], (
+        messages)
 
 
 def test_an_answer_that_floods_the_parent_is_cut_off():

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from instructor_course import ROOT, make_course
 
-from rnncore.instructor import autograde, isolate, sandbox
+from rnngrade.grade import autograde, isolate, sandbox
 
 A = "ch02_forward"
 NAMESPACES = isolate.probe()["mode"] == "namespaces"
@@ -187,7 +187,7 @@ def test_a_fork_server_that_will_not_start_costs_only_time(course):
 
 @pytest.mark.skipif(not NAMESPACES, reason="needs namespace isolation")
 def test_a_kernel_never_sees_results_written_after_its_job_started(tmp_path):
-    from rnncore.instructor import cli
+    from rnngrade import cli
 
     root = make_course(tmp_path, [A])
     c = autograde.Course.load(root)

@@ -28,7 +28,7 @@ WRONG = [
      [("z = logits - logits.max(axis=-1, keepdims=True)", "z = logits")], "softmax_cross_entropy"),
     ("count_one_bias", "param_count", [("(D + H + 2)", "(D + H + 1)")], "param_count",
      "one bias"),
-    # the Jordan network (a task rnncore does not answer: its mistakes are in rnncore/instructor/tasks/ch02_forward.py)
+    # the Jordan network (a task rnncore does not answer: its mistakes are in rnngrade/assign/tasks/ch02_forward.py)
     ("jordan_feeds_back_hidden_state", "jordan_forward",
      [("        y_prev = y  # the next step reads back this step's output\n", "        y_prev = h\n")],
      "jordan_forward", "hidden state fed back"),

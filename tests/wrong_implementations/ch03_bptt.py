@@ -64,7 +64,7 @@ WRONG = [
       ("rnn_backward(dhs, cache)", "rnn_backward(np.concatenate([np.zeros((start,) + dhs.shape[1:]), dhs]), cache)")],
      "rnn_tbptt", "gradient flows across chunks"),
     ("tbptt_drops_short_last_chunk", "rnn_tbptt", [("range(0, T, k)", "range(0, T - k + 1, k)")], "rnn_tbptt"),
-    # TBPTT(k1, k2) (a task rnncore does not answer: its mistakes are in rnncore/instructor/tasks/ch03_bptt.py)
+    # TBPTT(k1, k2) (a task rnncore does not answer: its mistakes are in rnngrade/assign/tasks/ch03_bptt.py)
     ("k1k2_ignores_k2", "rnn_tbptt_k1k2", [("w = max(0, s - (k2 - k1))", "w = s")], "rnn_tbptt_k1k2", "k2 ignored"),
     ("k1k2_counts_the_window_losses", "rnn_tbptt_k1k2",
      [("affine_forward(hs[s - w:], ", "affine_forward(hs, "),

@@ -13,7 +13,7 @@ Register it in nbgrader_config.py (this course does):
 
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
-        "rnncore.instructor.feedback.ScrubFeedback",
+        "rnngrade.export.feedback.ScrubFeedback",
         "nbgrader.preprocessors.ClearHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]

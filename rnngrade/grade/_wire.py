@@ -38,7 +38,7 @@ def npy_load(data):
 def encode(value, blobs):
     """Encode an input value as a JSON tree, appending array bytes to `blobs`."""
     from_np = getattr(value, "__wire__", None)
-    if from_np is not None:  # Ref, Fn, Rng of rnncore.instructor.cases
+    if from_np is not None:  # Ref, Fn, Rng of rnngrade.assign.cases
         return from_np(lambda v: encode(v, blobs))
     if isinstance(value, np.ndarray):
         blobs.append(npy_bytes(value))

@@ -8,7 +8,8 @@ last k1 steps are backpropagated through a window that reaches k2 - k1 steps fur
 
 import numpy as np
 
-from ... import layers, losses, rnn
+from rnncore import layers, losses, rnn
+
 from ..cases import Case, Fn, Ref, Step, register
 from . import mistake, reference, visible_case
 

@@ -24,7 +24,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import notebook
+from .. import notebook
 
 _CACHE = {}
 _LOCK = threading.Lock()

@@ -2,7 +2,7 @@
 
 Most graded functions have their reference in rnncore, which students install. Each assignment also has at least one
 task that no page of the course edition and no function of rnncore answers line by line: a variant the chapter
-derives but does not implement. Its reference lives here, in the instructor tools, which the student kit leaves out.
+derives but does not implement. Its reference lives here, in rnngrade, which the student kit does not hold.
 
 Each assignment's tasks are a module of this package named after the assignment (e.g. `ch08_beyond.py`), which
 registers, for each such function:
@@ -11,7 +11,7 @@ registers, for each such function:
 - its known mistakes, with `@mistake(function, name, message)`, each a deliberately wrong variant whose message names
   the mistake and the section to reread, never the fix (as in rnncore.mistakes);
 - the fixed cases of its visible checks, with `visible_case(function, label, **inputs)`;
-- the verifier's cases, with `rnncore.instructor.cases.register` as for any graded function.
+- the verifier's cases, with `rnngrade.assign.cases.register` as for any graded function.
 
 Students' kernels cannot import this module (the kit does not have it), so the visible checks read *numbers*
 instead: `scripts/goldens.py` evaluates the reference and every mistake on the visible cases and writes the results
@@ -23,8 +23,8 @@ import importlib
 import pkgutil
 from typing import NamedTuple
 
-from ... import _lock
-from ...mistakes import Mistake
+from rnncore import _lock
+from rnncore.mistakes import Mistake
 
 REFERENCES: dict = {}  # function name -> the (locked) reference
 MISTAKES: dict = {}  # function name -> [Mistake, ...]

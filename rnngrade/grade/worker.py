@@ -8,13 +8,13 @@ nbgrader saves the grades. The worker writes `worker_result.json` into the shard
 
 Two ways to run it:
 
-- `python -I -m rnncore.instructor.worker --serve`: a *fork server* (what `rnn-grade` uses). It imports
+- `python -I -m rnngrade.grade.worker --serve`: a *fork server* (what `rnn-grade` uses). It imports
   nbgrader and nbconvert and warms their templates once (about 1.3 s), then reads one JSON request per line on
   stdin and forks a fresh process per submission, which isolates itself (`isolate.isolate_forked`: new
   namespaces, its shard the only visible folder, no capabilities), sets its resource limits and environment, and
   grades. It answers `{"pid": ...}` at the fork and `{"status": ...}` when that process ended. The server never
   reads a submission, so a forked process inherits nothing of anyone else's.
-- `python -I -m rnncore.instructor.worker SHARD ASSIGNMENT STUDENT CELL_TIMEOUT FEEDBACK`: one submission, in a
+- `python -I -m rnngrade.grade.worker SHARD ASSIGNMENT STUDENT CELL_TIMEOUT FEEDBACK`: one submission, in a
   process of its own, started under `isolate.isolated_command` when the grader is not root (a forked process
   could not isolate itself then), and whenever a fork server would not start.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from nbclient.exceptions import CellTimeoutError
 
-# `python -m rnncore.instructor.worker` imports rnncore/instructor/__init__.py first, which skips a slow optional
+# `python -m rnngrade.grade.worker` imports rnngrade/__init__.py first, which skips a slow optional
 # import of jsonschema (fast_imports) before nbconvert and nbgrader load it.
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output

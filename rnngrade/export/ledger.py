@@ -25,7 +25,7 @@ import os
 import threading
 from pathlib import Path
 
-from . import integrity
+from ..integrity import scan as integrity
 
 # The columns of the two tables, in order (an added column goes into SCHEMA and here).
 VERIFICATION = ("assignment", "student", "submission_sha256", "source_sha256", "verified", "max_score", "functions",
@@ -356,7 +356,7 @@ def flags_for(verification, worker=None):
     flags = []
     for f in verification.functions:
         if f.status == "unverified":
-            flags.append(f"unverified `{f.function}` (verified 0; add its cases to rnncore/instructor/cases.py): "
+            flags.append(f"unverified `{f.function}` (verified 0; add its cases to rnngrade/assign/cases.py): "
                          f"{f.message[:160]}")
     if verification.error:
         flags.append(f"not verifiable: {verification.error[:160]}")

@@ -3,12 +3,13 @@
 One sandbox process runs the notebook's trusted cells and the student's answer cells in order, then calls the
 graded functions on their cases (see `_child.py`). A watchdog in the parent limits every cell and every function's
 cases by the CPU time the sandbox spends on it, so a loaded machine does not cut an honest answer short (a step
-that only waits is stopped by the wall clock; see `_StepClock`); the kernel enforces CPU time, address space and file size (`setrlimit`).
-When the process hangs or dies, the parent kills its process group (its whole PID namespace) and starts a new
-one that skips the cell that hung or the function that was running, so one bad cell or function costs only
-itself. With namespaces (see `isolate.py`) the process also has no network, a read-only disk with the course's
-folders and rnncore's source hidden, and an empty tmpfs as its working directory; without them (no `unshare`),
-the audit hook in `_child.py` still refuses files outside Python's installation, sockets, processes and ctypes.
+that only waits is stopped by the wall clock; see `_StepClock`); the kernel enforces CPU time, address space and
+file size (`setrlimit`). When the process hangs or dies, the parent kills its process group (its whole PID
+namespace) and starts a new one that skips the cell that hung or the function that was running, so one bad cell or
+function costs only itself. With namespaces (see `isolate.py`) the process also has no network, a read-only disk
+with the course's folders and rnncore's source hidden, and an empty tmpfs as its working directory; without them
+(no `unshare`), the audit hook in `_child.py` still refuses files outside Python's installation, sockets, processes
+and ctypes.
 
 Defaults (`Limits()`), all configurable from `rnn-grade`:
 
@@ -122,6 +123,11 @@ def rnncore_dir():
     import rnncore
 
     return os.path.dirname(os.path.realpath(rnncore.__file__))
+
+
+def grading_dir():
+    """The folder of the rnngrade package, which holds the graded tasks' references (hidden and unreadable too)."""
+    return str(HERE.parent)
 
 
 @dataclass
@@ -354,10 +360,10 @@ def run(cells, functions, blobs, stubs, limits=None, hide=(), preload=()):
     pending = [f["name"] for f in functions]
     by_name = {f["name"]: f for f in functions}
     skip_cells = set()
-    deny = [rnncore_dir()]
+    deny = [rnncore_dir(), grading_dir()]
     data = [os.path.join(rnncore_dir(), "data")]  # rnncore's shipped data sets stay readable, its code does not
     code = [str(p) for p in Path(rnncore_dir()).rglob("*") if p.is_file() and not str(p).startswith(data[0] + os.sep)]
-    hide = [*hide, *code, *(isolate.home_entries_to_hide() if mode == "namespaces" else [])]
+    hide = [*hide, *code, grading_dir(), *(isolate.home_entries_to_hide() if mode == "namespaces" else [])]
     files = {m: os.path.join(rnncore_dir(), "__init__.py" if m == "rnncore" else m.split(".", 1)[1] + ".py")
              for m in stubs}
     base = {"stubs": stubs, "stub_files": files, "preload": list(preload), "read_roots": sorted(set(child_sys_path())),

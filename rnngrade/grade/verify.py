@@ -13,7 +13,8 @@ np.ndarray, an int an int or numpy integer (exactly an int where the notebook sa
 
 Example
 -------
->>> from rnncore.instructor import notebook, verify
+>>> from rnngrade import notebook
+>>> from rnngrade.grade import verify
 >>> source = notebook.read_source("solutions/ch02_forward/ch02_forward.ipynb")
 >>> result = verify.verify(source, "submitted/alice/ch02_forward/ch02_forward.ipynb")
 >>> result.verified, result.max_score
@@ -25,7 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _wire, cases, integrity, notebook, sandbox, stubs, visible
+from .. import notebook
+from ..assign import cases
+from ..integrity import scan as integrity
+from . import _wire, sandbox, stubs, visible
 
 
 @dataclass

@@ -39,7 +39,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ledger, notebook
+from .. import notebook
+from ..export import ledger
 
 MAX_BYTES = 64 * 2**20  # the largest notebook taken from an upload
 RENAMED = r"(?:-\d+| ?\(\d+\))?"  # what LMSs and browsers add to a file name already taken: -1, " (1)"

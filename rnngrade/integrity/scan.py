@@ -11,7 +11,7 @@ Each flag is a dict {"code", "cell", "line", "detail"}; `render(flag)` makes the
 import ast
 import re
 
-from . import notebook
+from .. import notebook
 
 _PATCHABLE = {"np", "numpy", "torch", "rnncore", "grading", "nbgrader", "builtins", "sys", "math", "IPython",
               "warnings", "copy"}

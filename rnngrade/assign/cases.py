@@ -32,9 +32,10 @@ import numpy as np
 
 import rnncore
 
-from .notebook import parse_python
+from ..notebook import parse_python
 
 _PACKAGE = Path(rnncore.__file__).resolve().parent
+_TASKS = Path(__file__).resolve().parent / "tasks"
 
 
 class NoCases(LookupError):
@@ -166,9 +167,9 @@ def spec_for(function):
 
 # ------------------------------------------------------------------------------ the reference, read from source
 def reference_modules():
-    """The source files that hold references: rnncore's modules, then the instructor's tasks (rnncore.instructor.tasks,
+    """The source files that hold references: rnncore's modules, then the instructor's tasks (rnngrade.assign.tasks,
     the graded functions no function of rnncore answers)."""
-    return sorted(_PACKAGE.glob("*.py")) + sorted((_PACKAGE / "instructor" / "tasks").glob("ch*.py"))
+    return sorted(_PACKAGE.glob("*.py")) + sorted(_TASKS.glob("ch*.py"))
 
 
 @cache
@@ -229,8 +230,8 @@ def reference(function, spec=None):
         return spec.reference[function]
     found = getattr(rnncore, function, None) or tasks.load().get(function)
     if found is None:
-        raise NoCases(f"reference: neither rnncore nor rnncore.instructor.tasks has `{function}`; register a "
-                      "reference in rnncore.instructor.tasks or rnncore.instructor.cases")
+        raise NoCases(f"reference: neither rnncore nor rnngrade.assign.tasks has `{function}`; register a "
+                      "reference in rnngrade.assign.tasks or rnngrade.assign.cases")
     return found
 
 
@@ -312,7 +313,7 @@ def _fill(function, rng, sizes, i):
         if maker is None:
             if default is inspect.Parameter.empty:
                 raise NoCases(f"{function}: the generic cases cannot fill the parameter `{name}`; "
-                              "register explicit cases in rnncore/instructor/cases.py")
+                              "register explicit cases in rnngrade/assign/cases.py")
             continue
         if default is not inspect.Parameter.empty and i % 3 == 2:
             continue  # every third case keeps the default

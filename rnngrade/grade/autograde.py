@@ -32,8 +32,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..notebook import assignment_ids
 from . import isolate, sandbox
-from .notebook import assignment_ids
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Course:
         if db_url:
             config.CourseDirectory.db_url = db_url
         cd = CourseDirectory(config=config)
-        from .ledger import database_url
+        from ..export.ledger import database_url
 
         return cls(root, root / cd.source_directory, root / cd.release_directory, root / cd.submitted_directory,
                    root / cd.autograded_directory, root / cd.feedback_directory, database_url(cd.db_url),
@@ -75,7 +75,7 @@ class Course:
     def verified_db(self):
         """Where the verified grades are: the gradebook's database when it is PostgreSQL (its URL), else the sqlite
         file verified.db next to nbgrader's gradebook."""
-        from .ledger import is_postgres
+        from ..export.ledger import is_postgres
 
         return self.db_url if is_postgres(self.db_url) else self.root / "verified.db"
 
@@ -100,7 +100,7 @@ class Course:
 
     def secrets(self):
         """Paths no student code may see: the course's source, submissions, results and gradebooks."""
-        from .ledger import lock_file
+        from ..export.ledger import lock_file
 
         paths = [self.source, self.submitted, self.autograded, self.feedback, self.root / "downloaded",
                  self.root / "grades"]
@@ -275,7 +275,7 @@ class WorkerServer:
         bindir = str(Path(sys.executable).parent)
         self._log = self.workspace / f"server-{uuid.uuid4().hex[:8]}.log"
         with open(self._log, "wb") as err:
-            self.proc = subprocess.Popen([sys.executable, "-I", "-m", "rnncore.instructor.worker", "--serve"],
+            self.proc = subprocess.Popen([sys.executable, "-I", "-m", "rnngrade.grade.worker", "--serve"],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                                          cwd=self.workspace, start_new_session=True,
                                          env=sandbox.clean_env({"PATH": f"{bindir}:/usr/bin:/bin"}))
@@ -453,7 +453,7 @@ def _worker_outcome(shard, log, status, timed_out, limits, seconds):
 
 def _run_process(shard, assignment, student, limits, cell_timeout, feedback, env, stage, hide, log):
     """The worker as a process of its own (isolated with `unshare` when `stage` is given); (status, timed out)."""
-    argv = [sys.executable, "-I", "-m", "rnncore.instructor.worker", str(shard), assignment,
+    argv = [sys.executable, "-I", "-m", "rnngrade.grade.worker", str(shard), assignment,
             student, str(cell_timeout), "1" if feedback else "0"]
     if stage is not None:
         cmd = isolate.isolated_command(argv, cwd=shard, keep=shard, stage=stage, loopback=True, hide=hide)

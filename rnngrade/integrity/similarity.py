@@ -30,7 +30,8 @@ import numpy as np
 from copydetect import compare_files
 from copydetect.utils import get_token_coverage, highlight_overlap, winnow
 
-from . import cases, notebook
+from .. import notebook
+from ..assign import cases
 
 K = 8  # noise threshold: matches shorter than K tokens are ignored
 WINDOW = 3  # winnowing window: every match of K + WINDOW - 1 tokens is found

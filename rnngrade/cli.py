@@ -18,7 +18,7 @@ grades/<assignment>-collection.csv (graded, superseded, not replaced, not matche
 the one graded before is not graded unless `--force-older`. Every student of the roster (nbgrader's students table,
 `--roster` imports a CSV into it) has a row, "no submission" when so; grades/<assignment>-canvas.csv and
 -moodle.csv are the LMSs' own grade-import files. Running it again re-grades and replaces rows: nothing is lost or
-counted twice. Every limit has a documented default (see `rnn-grade --help` and rnncore.instructor.sandbox).
+counted twice. Every limit has a documented default (see `rnn-grade --help` and rnngrade.grade.sandbox).
 
 Several graders at once: with `--db-url postgresql://...` (or that URL in nbgrader_config.py) the gradebook and the
 ledger live in that database, and `--shard K/N` grades the K-th of N disjoint shares of the students (a student's
@@ -41,7 +41,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import autograde, collect, ledger, notebook, policy, sandbox, similarity, verify
+from . import notebook
+from .collect import policy
+from .collect import submissions as collect
+from .export import ledger
+from .grade import autograde, sandbox, verify
+from .integrity import similarity
 
 
 @dataclass
@@ -500,8 +505,8 @@ def build_parser():
     p.add_argument("--cpu-seconds", type=float, default=d.cpu_seconds, help="CPU time of one sandbox process")
     p.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space of one process (MiB)")
     p.add_argument("--timeout", type=float, default=d.step_timeout,
-                   help="sandbox CPU seconds per cell and per function's cases (a step that only waits: that many seconds idle, "
-                        "or 4 x that in wall-clock time)")
+                   help="sandbox CPU seconds per cell and per function's cases (a step that only waits: that many "
+                        "seconds idle, or 4 x that in wall-clock time)")
     p.add_argument("--submission-timeout", type=float, default=d.submission_timeout,
                    help="wall-clock seconds for one submission's autograde, and for its verification")
     p.add_argument("--cell-timeout", type=int, default=None,
