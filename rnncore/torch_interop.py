@@ -126,6 +126,44 @@ def parallel_scan_torch(a, b):
 parallel_scan_torch = _lock.protect(parallel_scan_torch)  # a graded answer in torch: locked like the references
 
 
+def mingru_model(D, H):
+    """A one-layer torch minGRU that predicts one number per sequence, its states computed by the doubling scan.
+
+    Math: z_t = sigma(W_z x_t + b_z);  h~_t = W_h x_t + b_h;  h_t = (1 - z_t) * h_{t-1} + z_t * h~_t, h_0 = 0;
+          y_hat = w_out^T h_T + b_out
+
+    Parameters
+    ----------
+    D : int >= 1, the input size;  H : int >= 1, the hidden size
+
+    Returns
+    -------
+    net : torch.nn.Module mapping x (T, N, D), time-major float32, to predictions (N,)
+
+    Book: chapter 8, section "minGRU and minLSTM".
+    """
+    import torch
+
+    for name, value in (("D", D), ("H", H)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"mingru_model: `{name}` must be an int >= 1, got {value!r}")
+
+    class MinGRU(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin_z, self.lin_h, self.readout = torch.nn.Linear(D, H), torch.nn.Linear(D, H), torch.nn.Linear(H, 1)
+
+        def forward(self, x):  # x: (T, N, D), time-major
+            z = torch.sigmoid(self.lin_z(x))  # every step at once, (T, N, H)
+            hs = parallel_scan_torch(1 - z, z * self.lin_h(x))  # a_t = 1 - z_t, b_t = z_t * h~_t
+            return self.readout(hs[-1])[:, 0]  # (N,)
+
+    return MinGRU()
+
+
+mingru_model = _lock.protect(mingru_model)  # its forward pass is mingru_forward (graded) in torch
+
+
 def gru_forecaster(K, H=16):
     """A torch forecaster: a `GRU(1, H)` reads a window and a `Linear(H, K)` maps its last state to K forecasts.
 

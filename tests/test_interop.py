@@ -302,3 +302,42 @@ def test_fit_gru_forecaster_learns_is_seeded_and_checks_its_arguments():
         fit_gru_forecaster(X[0], Y, 0, 10)
     with pytest.raises(ValueError, match="`K` must be an int >= 1, got 0"):
         gru_forecaster(0)
+
+
+def test_mingru_model_is_mingru_forward_in_torch_with_a_readout_and_its_gradients_match_the_loop(rng):
+    """Chapter 8's torch minGRU: in float64 its last state is rnncore.mingru_forward's (h0 = 0) with the same weights,
+    the prediction is the readout of it, and autograd through the scan equals autograd through the plain loop."""
+    from rnncore.torch_interop import mingru_model
+
+    T, N, D, H = 9, 3, 2, 4
+    net = mingru_model(D, H).double()
+    x_np = rng.normal(size=(T, N, D))
+    W_z, b_z = net.lin_z.weight.detach().numpy(), net.lin_z.bias.detach().numpy()
+    W_h, b_h = net.lin_h.weight.detach().numpy(), net.lin_h.bias.detach().numpy()
+    hs = rc.mingru_forward(x_np, np.zeros((N, H)), W_z, b_z, W_h, b_h, parallel=False)
+    want = hs[-1] @ net.readout.weight.detach().numpy()[0] + net.readout.bias.item()
+    x = torch.tensor(x_np)
+    pred = net(x)
+    assert tuple(pred.shape) == (N,)
+    np.testing.assert_allclose(pred.detach().numpy(), want, rtol=1e-12, atol=1e-12)
+    grads = torch.autograd.grad(pred.sum(), list(net.parameters()))
+    z, h = torch.sigmoid(net.lin_z(x)), torch.zeros(N, H, dtype=torch.float64)
+    for t in range(T):  # the same model, step by step
+        h = (1 - z[t]) * h + z[t] * net.lin_h(x[t])
+    loop = torch.autograd.grad(net.readout(h)[:, 0].sum(), list(net.parameters()))
+    for (name, _), g, g2 in zip(net.named_parameters(), grads, loop):
+        np.testing.assert_allclose(g.numpy(), g2.numpy(), rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_mingru_model_checks_its_sizes_and_is_locked_while_a_student_function_is_graded():
+    from rnncore._lock import ReferenceLockedError, locked
+    from rnncore.torch_interop import mingru_model
+
+    with pytest.raises(ValueError, match="mingru_model: `H` must be an int >= 1, got 0"):
+        mingru_model(2, 0)
+    net = mingru_model(2, 3)
+    with locked("mingru_forward"):
+        with pytest.raises(ReferenceLockedError):
+            mingru_model(2, 3)
+        with pytest.raises(ReferenceLockedError):  # its scan is the graded parallel_scan's reference in torch
+            net(torch.zeros(4, 1, 2))
