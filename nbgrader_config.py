@@ -41,6 +41,7 @@ c.LimitOutput.max_traceback = 30
 # traceback, drops what hidden-test cells printed, and withholds any output that quotes a hidden line.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "rnngrade.export.feedback.FinalGrade",
     "rnngrade.export.feedback.ScrubFeedback",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

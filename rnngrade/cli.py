@@ -427,7 +427,8 @@ def override(course_dir, student, assignment, score, reason, csv_dir=None, db_ur
     """Set (score a number) or lift (score None) an instructor's override of a final grade, then export again.
 
     The override is stored in verified.db (every one kept, with who, when and why), survives re-runs, and shows in
-    the detailed CSV (override, override_log); the final grade and the LMS files carry it. Returns a Report.
+    the detailed CSV (override, override_log); the final grade and the LMS files carry it, and the student's feedback
+    page (made again here, and at every re-run) opens with it. Returns a Report.
     """
     course = autograde.Course.load(course_dir, db_url)
     if assignment not in course.assignments():
@@ -435,6 +436,10 @@ def override(course_dir, student, assignment, score, reason, csv_dir=None, db_ur
     if score is not None and (not isinstance(score, (int, float)) or score < 0):
         raise ValueError(f"override: `score` must be a number >= 0 (or none), got {score!r}")
     ledger.add_override(course.verified_db, assignment, student, score, reason, who)
+    if (course.autograded / student / assignment).is_dir():  # the feedback page says the grade the export carries
+        ok, message = autograde.generate_feedback(course, assignment, student)
+        if not ok:
+            raise RuntimeError(f"override: the feedback of {student} could not be made again: {message}")
     source = notebook.read_source(course.source_notebook(assignment), assignment)
     late_policy = policy.load(policy_path or course.root / "grades" / "policy.toml")
     csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"
@@ -540,7 +545,7 @@ def main(argv=None):
             value = None if score.lower() == "none" else float(score)
             report = override(args.course, student, assignment, value, args.reason, args.csv_dir, args.db_url,
                               args.policy, args.canvas_assignment_id)
-        except (ValueError, FileNotFoundError) as exc:
+        except (ValueError, FileNotFoundError, RuntimeError) as exc:
             print(f"rnn-grade: {exc}", file=sys.stderr)
             return 2
         print(f"override of {student} in {assignment}: {score} ({args.reason})")

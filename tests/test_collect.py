@@ -283,8 +283,13 @@ def test_the_final_grade_late_policy_and_extension(graded):
     assert "needs manual grading" not in rows["carol"]["flags"]
 
 
-def _feedback_total(course, student):
+def _feedback_text(course, student):
     text = html.unescape(re.sub(r"<[^>]+>", " ", (course / "feedback" / student / A / f"{A}.html").read_text()))
+    return re.sub(r"\s+", " ", text)
+
+
+def _feedback_total(course, student):
+    text = _feedback_text(course, student)
     m = re.search(r"\(Score:\s*([\d.]+)\s*/\s*([\d.]+)\)", text)
     return float(m.group(1)), float(m.group(2))
 
@@ -365,7 +370,11 @@ def test_manual_points_and_an_override_reach_the_export_and_survive_a_rerun(cour
     assert (rows["carol"]["override"], rows["carol"]["final"], rows["carol"]["verified_score"]) == ("5", "5", "0")
     assert "5 by " in rows["carol"]["override_log"] and "regrade request #12" in rows["carol"]["override_log"]
     assert "override: final 5 (regrade request #12)" in rows["carol"]["flags"]
+    said = f"Your instructor set your grade for this assignment to 5 of {MAX:g} points"
+    assert said in _feedback_text(course, "carol") and "Reason: regrade request #12" in _feedback_text(course, "carol")
+    assert "Your instructor set" not in _feedback_text(course, "alice")
     again = _grade(course, canvas_zip, roster_csv)
+    assert said in _feedback_text(course, "carol")  # a re-run makes the page again, with the override
     rows = _by_student(again.csv[A])
     assert (rows["carol"]["final"], rows["alice"]["final"]) == ("5", _n(MAX))
     assert _feedback_total(course, "alice") == (MAX, MAX)  # the manual points are in the feedback too
@@ -375,6 +384,7 @@ def test_manual_points_and_an_override_reach_the_export_and_survive_a_rerun(cour
     rows = _by_student(course / "grades" / f"{A}.csv")
     assert (rows["carol"]["override"], rows["carol"]["final"]) == ("", "0")
     assert rows["carol"]["override_log"].startswith("lifted by ")
+    assert "Your instructor set" not in _feedback_text(course, "carol")
 
 
 # -- collection alone (no grading) --------------------------------------------------------------------------------

@@ -9,10 +9,14 @@ ClearHiddenTests, collects the hidden lines of every test cell, and then:
 - drops every other output (prints, displays) of a test cell that had hidden tests;
 - withholds any remaining output, in any cell, that quotes a hidden line.
 
-Register it in nbgrader_config.py (this course does):
+`FinalGrade` puts an instructor's override (`rnn-grade --override`) at the top of the page, so that the page says
+the grade the export carries: the score, out of how many points, and the reason.
+
+Register them in nbgrader_config.py (this course does):
 
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
+        "rnngrade.export.feedback.FinalGrade",
         "rnngrade.export.feedback.ScrubFeedback",
         "nbgrader.preprocessors.ClearHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
@@ -20,9 +24,10 @@ Register it in nbgrader_config.py (this course does):
 """
 
 import re
+from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from nbformat.v4 import new_output
+from nbformat.v4 import new_markdown_cell, new_output
 from traitlets import Bool, Integer, Unicode
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n?(.*?)### END HIDDEN TESTS", re.S)
@@ -92,3 +97,41 @@ class ScrubFeedback(Preprocessor):
                for v in data.values()):
             out.data = {"text/plain": self.withheld}
         return out
+
+
+class FinalGrade(Preprocessor):
+    """Put the instructor's override of this student's grade, if one is in force, at the top of the feedback page."""
+
+    enabled = Bool(True, help="nbconvert runs a preprocessor only when enabled (its default is False)").tag(
+        config=True)
+    ledger = Unicode("", help="Where the verified grades are (a PostgreSQL URL or the verified.db file); default: "
+                              "the gradebook's database when it is PostgreSQL, else verified.db beside the gradebook "
+                              "file.").tag(config=True)
+
+    def where(self, db_url):
+        from .ledger import is_postgres
+
+        if self.ledger:
+            return self.ledger
+        if is_postgres(db_url):
+            return db_url
+        return str(Path(db_url.split(":///", 1)[-1]).parent / "verified.db")
+
+    def preprocess(self, nb, resources):
+        from .ledger import overrides
+
+        info = resources.get("nbgrader", {})
+        student, assignment = info.get("student"), info.get("assignment")
+        if not student or not assignment or not info.get("db_url"):
+            return nb, resources
+        history = overrides(self.where(info["db_url"]), assignment).get(student, [])
+        if not history or history[-1]["score"] is None:
+            return nb, resources
+        last = history[-1]
+        points = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in nb.cells
+                     if c.metadata.get("nbgrader", {}).get("grade"))
+        note = (f"**Your instructor set your grade for this assignment to {last['score']:g} of {points:g} points** "
+                f"({str(last['at'])[:10]}). Reason: {last['reason']}\n\nThe scores below are what the autograder "
+                "found; the grade above replaces their total.")
+        nb.cells.insert(0, new_markdown_cell(note, metadata={"rnngrade": "final-grade"}))
+        return nb, resources
