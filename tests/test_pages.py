@@ -51,3 +51,13 @@ def test_shown_code_drops_glue_calls_and_nothing_else():
     assert pages.without_glue('glue("a", 1, display=False)\n') == ""
     assert pages.without_glue("%time x = 1\n") == "%time x = 1\n"  # not Python: left as it is
     assert pages.without_glue("y = glue_like(1)\n") == "y = glue_like(1)\n"
+
+
+def test_a_contract_links_each_equation_it_cites_once():
+    """A docstring citing one equation twice (its Math: and Book: lines) gets one link to it, not "(5.3), (5.3)"."""
+    import editions
+
+    text, labels = editions.readable('    """One step.\n\n    Math: the gradients of eq. (step); see eq. (step-back)\n\n'
+                                     '    Book: chapter 5, section "The backward", eq. (step-back).\n    """')
+    assert labels == ["step", "step-back"]
+    assert "eq. (" not in text and 'section "The backward".' in text
