@@ -9,7 +9,7 @@ And that every page looks finished, at a desktop width (1,400 px) and a phone's 
 wider than the text column at 1,400 px (nor at 390 px on the pages in FIT_ON_A_PHONE), and no equation number
 drawn over its formula at either width; no page that
 scrolls sideways; no code block or output that scrolls sideways; every figure numbered, captioned and with alt
-text that is not a file name; no link to the placeholder repository or to Colab with a .md file; one search box;
+text that is not a file name nor raw TeX; no link to the placeholder repository or to Colab with a .md file; one search box;
 no progress-bar lines or glue(...) calls on the page.
 
 Uses the headless Chromium that `make setup` unpacks from the npm package @sparticuz/chromium (or the one
@@ -150,6 +150,8 @@ UNFINISHED_JS = """([width, allFit]) => {
     const alt = (img.getAttribute('alt') || '').trim();
     if (alt.length < 10 || /[0-9a-f]{32}|\\.(png|svg|jpe?g)$|_images\\//i.test(alt))
       add('figures without real alt text', src.split('/').pop() + ': ' + JSON.stringify(alt.slice(0, 40)));
+    if (/[\\\\{}^$]/.test(alt))  // a backslash, a brace, a caret or a dollar: TeX, which no screen reader speaks
+      add('figures whose alt text holds raw TeX', src.split('/').pop() + ': ' + JSON.stringify(alt.slice(0, 60)));
   }
   for (const a of document.querySelectorAll('a[href]')) {
     if (/your-org|example\\.(com|org)/.test(a.href)) add('links to a placeholder', a.href);
