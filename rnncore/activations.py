@@ -36,7 +36,7 @@ def softmax(logits, axis=-1):
     -------
     p : ndarray, shape (..., V), non-negative, summing to 1 along `axis`
 
-    Book: chapter 2, section "The output layer and the loss over time", eq. (softmax).
+    Book: chapter 2, section "The output layer and the loss over time", the shifted softmax.
     """
     z = logits - np.max(logits, axis=axis, keepdims=True)
     e = np.exp(z)
@@ -56,7 +56,7 @@ def log_softmax(logits, axis=-1):
     -------
     logp : ndarray, shape (..., V)
 
-    Book: chapter 2, section "The output layer and the loss over time", eq. (log-softmax).
+    Book: chapter 2, section "The output layer and the loss over time", the log-sum-exp form.
     """
     z = logits - np.max(logits, axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))

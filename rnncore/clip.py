@@ -35,7 +35,7 @@ def clip_by_value(grads, limit):
     -------
     clipped : dict with the same keys, new arrays of the same shapes and dtypes
 
-    Book: chapter 4, section "Gradient clipping", eq. (clip-value).
+    Book: chapter 4, section "Gradient clipping", clipping by value.
     """
     func = "clip_by_value"
     grads = _check_array_dict(grads, "grads", func)
@@ -63,7 +63,7 @@ def clip_by_global_norm(grads, max_norm, eps=1e-6):
     clipped : dict with the same keys, new arrays of the same shapes and dtypes
     total_norm : float, the joint norm of `grads` before clipping (accumulated in float64)
 
-    Book: chapter 4, section "Gradient clipping", eq. (clip-global-norm).
+    Book: chapter 4, section "Gradient clipping", clipping by global norm.
     """
     func = "clip_by_global_norm"
     grads = _check_array_dict(grads, "grads", func)

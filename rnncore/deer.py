@@ -36,7 +36,7 @@ def gru_cell_jacobian(x, h_prev, W_ih, W_hh, b_ih, b_hh):
     h : ndarray, shape (..., H)          the next states f(h_prev, x)
     J : ndarray, shape (..., H, H)       J[..., i, j] = d h_i / d h_prev_j
 
-    Book: chapter 8, page "Nonlinear RNNs in parallel, and what linearity costs", eq. (ch08p-gru-jacobian).
+    Book: chapter 8, page "Nonlinear RNNs in parallel, and what linearity costs", the GRU's Jacobian.
     """
     func = "gru_cell_jacobian"
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=3, name="3H")
@@ -73,7 +73,7 @@ def matrix_scan(A, b, h0):
     -------
     hs : ndarray, shape (T, N, H)     hs[t] is the state after step t
 
-    Book: chapter 8, page "Nonlinear RNNs in parallel, and what linearity costs", eq. (ch08p-newton).
+    Book: chapter 8, page "Nonlinear RNNs in parallel, and what linearity costs", the Newton step.
     """
     func = "matrix_scan"
     A, b, h0 = as_float_array("A", A, func), as_float_array("b", b, func), as_float_array("h0", h0, func)
@@ -114,7 +114,7 @@ def deer_gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh, diagonal=False, tol=1e-10, m
     hs : ndarray, shape (T, N, H)      the hidden states, equal to `gru_forward`'s up to rounding
     changes : list of float            max |h^(k+1) - h^(k)| of every iteration (its length is the iteration count)
 
-    Book: chapter 8, page "Nonlinear RNNs in parallel, and what linearity costs", eq. (ch08p-newton).
+    Book: chapter 8, page "Nonlinear RNNs in parallel, and what linearity costs", the Newton step.
     """
     func = "deer_gru_forward"
     x, h0 = as_float_array("x", x, func), as_float_array("h0", h0, func)

@@ -48,7 +48,7 @@ def delta_rule_recurrent(q, k, v, beta, alpha=None, S0=None):
     o : ndarray, shape (T, N, d_v)      the read-outs
     S : ndarray, shape (N, d_v, d_k)    the last state
 
-    Book: chapter 8, section "The delta rule: a state that learns", eq. (ch08m-gated-delta).
+    Book: chapter 8, section "The delta rule: a state that learns", the gated delta rule.
     """
     q, k, v, beta, alpha = _check_delta("delta_rule_recurrent", q, k, v, beta=beta, alpha=alpha)
     T, N, d_k = q.shape
@@ -81,7 +81,7 @@ def delta_rule_parallel(q, k, v, beta, alpha=None):
     -------
     o : ndarray, shape (T, N, d_v)      equal to `delta_rule_recurrent(q, k, v, beta, alpha)[0]` up to rounding
 
-    Book: chapter 8, section "The delta rule: a state that learns", eq. (ch08m-delta-parallel).
+    Book: chapter 8, section "The delta rule: a state that learns", the triangular system for the u_t.
     """
     q, k, v, beta, alpha = _check_delta("delta_rule_parallel", q, k, v, beta=beta, alpha=alpha)
     T = q.shape[0]
@@ -115,7 +115,7 @@ def rwkv7_recurrent(r, w, k, v, a, b, S0=None):
     y : ndarray, shape (T, N, d_v)
     S : ndarray, shape (N, d_v, d)    the last state
 
-    Book: chapter 8, section "The delta rule: a state that learns", eq. (ch08m-rwkv7).
+    Book: chapter 8, section "The delta rule: a state that learns", RWKV-7's state update.
     """
     func = "rwkv7_recurrent"
     r, k, v = (as_float_array(n, x, func) for n, x in [("r", r), ("k", k), ("v", v)])
@@ -154,7 +154,7 @@ def reconstruction_loss(W, k, v):
     loss : ndarray, shape (N,)
     dW : ndarray, shape (N, d_v, d_k)
 
-    Book: chapter 8, section "The delta rule: a state that learns", eq. (ch08m-ttt).
+    Book: chapter 8, section "The delta rule: a state that learns", the TTT-linear update.
     """
     func = "reconstruction_loss"
     W, k, v = (as_float_array(n, x, func) for n, x in [("W", W), ("k", k), ("v", v)])
@@ -186,7 +186,7 @@ def ttt_linear_forward(q, k, v, eta, W0=None, batch_size=1):
     z : ndarray, shape (T, N, d_v)      the outputs
     W : ndarray, shape (N, d_v, d_k)    the last fast weights
 
-    Book: chapter 8, section "The delta rule: a state that learns", eq. (ch08m-ttt).
+    Book: chapter 8, section "The delta rule: a state that learns", the TTT-linear update.
     """
     func = "ttt_linear_forward"
     q, k, v = _check_delta(func, q, k, v)

@@ -37,7 +37,7 @@ def eval_numerical_gradient(f, x, h=1e-5):
     -------
     grad : ndarray, same shape as `x`
 
-    Book: chapter 3, section "Gradient checking in practice", eq. (central-difference).
+    Book: chapter 3, section "Gradient checking in practice", the central difference.
     """
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])

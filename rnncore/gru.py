@@ -71,7 +71,7 @@ def gru_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     h_next : ndarray, shape (N, H)     hidden state h_t
     cache : values needed by `gru_step_backward`
 
-    Book: chapter 5, section "The GRU cell", eq. (gru-step).
+    Book: chapter 5, section "The GRU cell", the GRU step.
     """
     x_t, h_prev, W_ih, W_hh, b_ih, b_hh = _check_step_inputs(
         "gru_step_forward", x_t, h_prev, W_ih, W_hh, b_ih, b_hh
@@ -107,7 +107,7 @@ def gru_step_backward(dh_next, cache):
     dW_hh : ndarray, shape (3H, H)
     db_ih, db_hh : ndarray, shape (3H,)   different in their n blocks: only b_hn is scaled by r
 
-    Book: chapter 5, section "The GRU backward", eq. (gru-step-backward).
+    Book: chapter 5, section "The GRU backward", the gradients of one GRU step.
     """
     func = "gru_step_backward"
     check_cache(cache, GRUStepCache, func, "gru_step_forward")
@@ -151,7 +151,7 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     hs : ndarray, shape (T, N, H)      the hidden state at every step (hs[-1] is torch's h_n)
     cache : values needed by `gru_backward`
 
-    Book: chapter 5, section "The GRU cell", eq. (gru-step).
+    Book: chapter 5, section "The GRU cell", the GRU step.
     """
     func = "gru_forward"
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=3, name="3H")
@@ -210,7 +210,7 @@ def gru_backward(dhs, cache):
     dW_hh : ndarray, shape (3H, H)
     db_ih, db_hh : ndarray, shape (3H,)
 
-    Book: chapter 5, section "The GRU backward", eq. (gru-bptt).
+    Book: chapter 5, section "The GRU backward", the GRU's carried gradient.
     """
     func = "gru_backward"
     check_cache(cache, GRUCache, func, "gru_forward")
@@ -268,7 +268,7 @@ def gru_step_forward_cho(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     -------
     h_next : ndarray, shape (N, H)
 
-    Book: chapter 5, section "The GRU cell", eq. (gru-cho).
+    Book: chapter 5, section "The GRU cell", Cho et al.'s candidate.
     """
     x_t, h_prev, W_ih, W_hh, b_ih, b_hh = _check_step_inputs(
         "gru_step_forward_cho", x_t, h_prev, W_ih, W_hh, b_ih, b_hh

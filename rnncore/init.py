@@ -64,7 +64,7 @@ def param_count(D, H, V=None, cell="rnn"):
     -------
     count : int
 
-    Book: chapter 2, section "Parameter sharing and parameter counts", eq. (param-count).
+    Book: chapter 2, section "Parameter sharing and parameter counts", the parameter count.
     """
     G = _gates(cell, "param_count")
     for name, value in (("D", D), ("H", H)) + ((("V", V),) if V is not None else ()):

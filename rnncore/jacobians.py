@@ -29,7 +29,7 @@ def jacobian_product_norms(hs, W_hh, nonlinearity="tanh"):
     -------
     norms : ndarray, shape (T + 1, N)   norms[k, n] = ||dh_T/dh_k||_2 for sequence n
 
-    Book: chapter 4, section "The product of Jacobians", eq. (jacobian-product).
+    Book: chapter 4, section "The product of Jacobians", the product of Jacobians.
     """
     func = "jacobian_product_norms"
     if nonlinearity not in _NONLINEARITIES:
@@ -87,7 +87,7 @@ def gradient_regime(W_hh, gamma=1.0, tol=1e-8):
     regime : str, "vanishing", "bounded" or "may explode"
     r : float, gamma * sigma_max(W_hh), the bound on the growth factor per step
 
-    Book: chapter 4, section "What the singular values guarantee", eq. (jacobian-bound).
+    Book: chapter 4, section "What the singular values guarantee", the singular-value bound.
     """
     func = "gradient_regime"
     W_hh = as_float_array("W_hh", W_hh, func)

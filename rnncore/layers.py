@@ -30,7 +30,7 @@ def affine_forward(h, W, b):
     y : ndarray, shape (..., V)   the logits
     cache : values needed by `affine_backward`
 
-    Book: chapter 2, section "The output layer and the loss over time", eq. (rnn-output).
+    Book: chapter 2, section "The output layer and the loss over time", the output layer.
     """
     func = "affine_forward"
     h = as_float_array("h", h, func)

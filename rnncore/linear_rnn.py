@@ -31,7 +31,7 @@ def lru_init(rng, D, H, r_min=0.9, r_max=0.999, max_phase=2 * np.pi):
     params : dict with nu_log (H,), theta_log (H,), gamma_log (H,), B (H, D) complex, C (D, H) complex,
              D_skip (D,)
 
-    Book: chapter 8, section "Diagonal linear recurrences: LRU and RG-LRU", eq. (ch08m-lru).
+    Book: chapter 8, section "Diagonal linear recurrences: LRU and RG-LRU", the LRU recurrence.
     """
     if not 0 <= r_min < r_max < 1:
         raise ValueError(f"lru_init: need 0 <= r_min < r_max < 1, got r_min={r_min}, r_max={r_max}")
@@ -69,7 +69,7 @@ def lru_forward(u, nu_log, theta_log, gamma_log, B, C, D_skip, h0=None, parallel
     y : ndarray, shape (T, N, D)         the outputs (real)
     xs : ndarray, shape (T, N, H), complex   the states
 
-    Book: chapter 8, section "Diagonal linear recurrences: LRU and RG-LRU", eq. (ch08m-lru).
+    Book: chapter 8, section "Diagonal linear recurrences: LRU and RG-LRU", the LRU recurrence.
     """
     func = "lru_forward"
     u = as_float_array("u", u, func)
@@ -117,7 +117,7 @@ def rglru_forward(x, h0, W_a, b_a, W_x, b_x, Lambda, c=8.0, parallel=True):
     -------
     hs : ndarray, shape (T, N, H)     the states
 
-    Book: chapter 8, section "Diagonal linear recurrences: LRU and RG-LRU", eq. (ch08m-rglru).
+    Book: chapter 8, section "Diagonal linear recurrences: LRU and RG-LRU", the RG-LRU step.
     """
     func = "rglru_forward"
     x, h0 = as_float_array("x", x, func), as_float_array("h0", h0, func)

@@ -25,7 +25,7 @@ def softmax_cross_entropy(logits, y, mask=None):
     loss : float
     dlogits : ndarray, shape (T, N, V)
 
-    Book: chapter 2, section "The output layer and the loss over time", eq. (rnn-loss).
+    Book: chapter 2, section "The output layer and the loss over time", the masked loss.
     """
     func = "softmax_cross_entropy"
     logits = as_float_array("logits", logits, func)

@@ -73,7 +73,7 @@ def lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     c_next : ndarray, shape (N, H)     cell state c_t
     cache : values needed by `lstm_step_backward`
 
-    Book: chapter 5, section "The LSTM cell", eq. (lstm-step).
+    Book: chapter 5, section "The LSTM cell", the LSTM step.
     """
     x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh = _check_step_inputs(
         "lstm_step_forward", x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh
@@ -89,8 +89,8 @@ def lstm_step_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
 def lstm_step_backward(dh_next, dc_next, cache):
     """Backpropagate through one LSTM step: the gradients of its inputs, both states and the parameters.
 
-    Math: the gradients of eq. (lstm-step) with respect to x_t, h_{t-1}, c_{t-1} and the parameters, by the chain
-          rule (c_t reaches the loss through h_t and through dc_next); see eq. (lstm-step-backward)
+    Math: the gradients of the LSTM step with respect to x_t, h_{t-1}, c_{t-1} and the parameters, by the chain
+          rule (c_t reaches the loss through h_t and through dc_next)
 
     Parameters
     ----------
@@ -107,7 +107,7 @@ def lstm_step_backward(dh_next, dc_next, cache):
     dW_hh : ndarray, shape (4H, H)
     db_ih, db_hh : ndarray, shape (4H,)
 
-    Book: chapter 5, section "The LSTM backward", eq. (lstm-step-backward).
+    Book: chapter 5, section "The LSTM backward", the gradients of one LSTM step.
     """
     func = "lstm_step_backward"
     check_cache(cache, LSTMStepCache, func, "lstm_step_forward")
@@ -162,7 +162,7 @@ def lstm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
     cs : ndarray, shape (T, N, H)      the cell state at every step (cs[-1] is torch's c_n)
     cache : values needed by `lstm_backward`
 
-    Book: chapter 5, section "The LSTM cell", eq. (lstm-step).
+    Book: chapter 5, section "The LSTM cell", the LSTM step.
     """
     func = "lstm_forward"
     W_ih, W_hh, b_ih, b_hh = _check_weights(func, W_ih, W_hh, b_ih, b_hh, G=4, name="4H")
@@ -221,7 +221,7 @@ def lstm_backward(dhs, cache, dc_last=None):
     dW_hh : ndarray, shape (4H, H)
     db_ih, db_hh : ndarray, shape (4H,)
 
-    Book: chapter 5, section "The LSTM backward", eq. (lstm-bptt).
+    Book: chapter 5, section "The LSTM backward", the LSTM's carried gradients.
     """
     func = "lstm_backward"
     check_cache(cache, LSTMCache, func, "lstm_forward")

@@ -50,7 +50,7 @@ class SGD:
     `step(params, grads)` updates every params[name] (ndarray, any shape) in place using grads[name]
     (same shape); both dicts must have the same keys. The momentum buffers are kept per name.
 
-    Book: chapter 4, section "Optimisers: momentum and Adam", eq. (sgd-momentum).
+    Book: chapter 4, section "Optimisers: momentum and Adam", the momentum update.
     """
 
     def __init__(self, lr, momentum=0.0):
@@ -83,7 +83,7 @@ class Adam:
     (same shape); both dicts must have the same keys. The moments m, v and the step count t are kept
     per name, as torch keeps them per parameter.
 
-    Book: chapter 4, section "Optimisers: momentum and Adam", eq. (adam).
+    Book: chapter 4, section "Optimisers: momentum and Adam", the Adam update.
     """
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):

@@ -89,7 +89,7 @@ def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     h_next : ndarray, shape (N, H)    hidden state h_t
     cache : values needed by `rnn_step_backward`
 
-    Book: chapter 2, section "The forward pass", eq. (rnn-step).
+    Book: chapter 2, section "The forward pass", the Elman step.
     """
     func = "rnn_step_forward"
     _check_nonlinearity(nonlinearity, func)
@@ -106,8 +106,8 @@ def rnn_step_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
 def rnn_step_backward(dh_next, cache):
     """Backpropagate through one Elman step: the gradients of its inputs and parameters.
 
-    Math: the gradients of h_t = phi(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), eq. (rnn-step), with respect to
-          x_t, h_{t-1} and the parameters, by the chain rule through phi; see eq. (rnn-step-backward)
+    Math: the gradients of h_t = phi(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), the Elman step, with respect to
+          x_t, h_{t-1} and the parameters, by the chain rule through phi
 
     Parameters
     ----------
@@ -122,7 +122,7 @@ def rnn_step_backward(dh_next, cache):
     dW_hh : ndarray, shape (H, H)
     db_ih, db_hh : ndarray, shape (H,)
 
-    Book: chapter 3, section "One step backward", eq. (rnn-step-backward).
+    Book: chapter 3, section "One step backward", the gradients of one Elman step.
     """
     func = "rnn_step_backward"
     check_cache(cache, RNNStepCache, func, "rnn_step_forward")
@@ -162,7 +162,7 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     hs : ndarray, shape (T, N, H)     the hidden state at every step (hs[-1] is h_T)
     cache : values needed by `rnn_backward`
 
-    Book: chapter 2, section "The forward pass", eq. (rnn-step).
+    Book: chapter 2, section "The forward pass", the Elman step.
     """
     func = "rnn_forward"
     _check_nonlinearity(nonlinearity, func)
@@ -186,9 +186,8 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
 def rnn_backward(dhs, cache):
     """Backpropagation through time for `rnn_forward`: gradients of the inputs, h0 and the parameters.
 
-    Math: the gradients of the loss with respect to x, h0 and the parameters shared by every step of eq. (rnn-step),
-          where dL/dh_t is the upstream dhs[t] plus what step t+1 carries back; see eqs. (bptt-recursion) and
-          (bptt-param-grads)
+    Math: the gradients of the loss with respect to x, h0 and the parameters shared by every Elman step, where
+          dL/dh_t is the upstream dhs[t] plus what step t+1 carries back (the recursion for dL/dh_t)
 
     Parameters
     ----------
@@ -204,7 +203,7 @@ def rnn_backward(dhs, cache):
     dW_hh : ndarray, shape (H, H)
     db_ih, db_hh : ndarray, shape (H,)
 
-    Book: chapter 3, section "The whole sequence backward", eq. (bptt-recursion).
+    Book: chapter 3, section "The whole sequence backward", the recursion for dL/dh_t.
     """
     func = "rnn_backward"
     check_cache(cache, RNNCache, func, "rnn_forward")

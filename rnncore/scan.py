@@ -48,7 +48,7 @@ def linear_recurrence(a, b, h0=None):
     -------
     hs : ndarray, shape (T, ...)   hs[t] is the state after step t (hs[-1] is h_T)
 
-    Book: chapter 8, section "Linear recurrences and the parallel scan", eq. (linear-recurrence).
+    Book: chapter 8, section "Linear recurrences and the parallel scan", the linear recurrence.
     """
     a, b, h0, dtype = _check_recurrence("linear_recurrence", a, b, h0)
     hs = np.empty(a.shape, dtype=dtype)
@@ -78,7 +78,7 @@ def parallel_scan(a, b, h0=None):
     -------
     hs : ndarray, shape (T, ...)   hs[t] is the state after step t, equal to `linear_recurrence(a, b, h0)`
 
-    Book: chapter 8, section "Linear recurrences and the parallel scan", eq. (scan-operator).
+    Book: chapter 8, section "Linear recurrences and the parallel scan", the combine operator.
     """
     a, b, h0, dtype = _check_recurrence("parallel_scan", a, b, h0)
     T = a.shape[0]
@@ -140,7 +140,7 @@ def mingru_forward(x, h0, W_z, b_z, W_h, b_h, parallel=True):
     -------
     hs : ndarray, shape (T, N, H)     the hidden state at every step (hs[-1] is h_T)
 
-    Book: chapter 8, section "minGRU and minLSTM", eq. (mingru).
+    Book: chapter 8, section "minGRU and minLSTM", the minGRU step.
     """
     func = "mingru_forward"
     x, h0, (W_z, b_z, W_h, b_h) = _check_min_inputs(func, x, h0, [("W_z", W_z, "b_z", b_z),
@@ -169,7 +169,7 @@ def minlstm_forward(x, h0, W_f, b_f, W_i, b_i, W_h, b_h, parallel=True):
     -------
     hs : ndarray, shape (T, N, H)     the hidden state at every step (hs[-1] is h_T)
 
-    Book: chapter 8, section "minGRU and minLSTM", eq. (minlstm).
+    Book: chapter 8, section "minGRU and minLSTM", the minLSTM step.
     """
     func = "minlstm_forward"
     x, h0, (W_f, b_f, W_i, b_i, W_h, b_h) = _check_min_inputs(

@@ -25,7 +25,7 @@ def segsum(log_a):
     -------
     S : ndarray, shape (..., T, T)    S[..., t, s]
 
-    Book: chapter 8, section "Mamba-2: the same model as a scan and as attention", eq. (ch08m-mask).
+    Book: chapter 8, section "Mamba-2: the same model as a scan and as attention", the decay mask L.
     """
     log_a = as_float_array("log_a", log_a, "segsum")
     if log_a.ndim < 1 or log_a.shape[0] == 0:
@@ -73,7 +73,7 @@ def ssd_scan(x, log_a, B, C, parallel=True):
     -------
     y : ndarray, shape (T, N, P)
 
-    Book: chapter 8, section "Mamba-2: the same model as a scan and as attention", eq. (ch08m-ssd).
+    Book: chapter 8, section "Mamba-2: the same model as a scan and as attention", the Mamba-2 recurrence.
     """
     x, log_a, B, C = _check_ssd("ssd_scan", x, log_a, B, C)
     b = B[:, :, :, None] * x[:, :, None, :]  # B_t^T x_t, (T, N, K, P)
@@ -95,7 +95,7 @@ def ssd_quadratic(x, log_a, B, C):
     -------
     y : ndarray, shape (T, N, P)
 
-    Book: chapter 8, section "Mamba-2: the same model as a scan and as attention", eq. (ch08m-ssd-dual).
+    Book: chapter 8, section "Mamba-2: the same model as a scan and as attention", the dual (attention) form.
     """
     x, log_a, B, C = _check_ssd("ssd_quadratic", x, log_a, B, C)
     L = np.exp(segsum(log_a))  # (N, T, T), zero above the diagonal
@@ -120,7 +120,7 @@ def ssd_chunked(x, log_a, B, C, chunk=16):
     -------
     y : ndarray, shape (T, N, P)
 
-    Book: chapter 8, section "Mamba-2: the same model as a scan and as attention", eq. (ch08m-ssd-chunk).
+    Book: chapter 8, section "Mamba-2: the same model as a scan and as attention", the chunked form.
     """
     x, log_a, B, C = _check_ssd("ssd_chunked", x, log_a, B, C)
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:

@@ -41,7 +41,7 @@ def slstm_forward(x, h0, W_ih, W_hh, b, stabilise=True):
     hs : ndarray, shape (T, N, H)     the hidden states
     (c, n, m) : three ndarrays, shape (N, H)   the last cell, normaliser and stabiliser states
 
-    Book: chapter 8, section "xLSTM: exponential gates and a matrix memory", eq. (ch08m-slstm).
+    Book: chapter 8, section "xLSTM: exponential gates and a matrix memory", the sLSTM step.
     """
     func = "slstm_forward"
     x, h0 = as_float_array("x", x, func), as_float_array("h0", h0, func)
@@ -107,7 +107,7 @@ def mlstm_recurrent(q, k, v, i_pre, f_pre):
     -------
     h_tilde : ndarray, shape (T, N, d_v)   the normalised read-outs
 
-    Book: chapter 8, section "xLSTM: exponential gates and a matrix memory", eq. (ch08m-mlstm).
+    Book: chapter 8, section "xLSTM: exponential gates and a matrix memory", the mLSTM step.
     """
     q, k, v, i_pre, f_pre = _check_qkv("mlstm_recurrent", q, k, v, i_pre, f_pre)
     T, N, d_k = q.shape
@@ -145,7 +145,7 @@ def mlstm_parallel(q, k, v, i_pre, f_pre):
     -------
     h_tilde : ndarray, shape (T, N, d_v)   equal to `mlstm_recurrent(q, k, v, i_pre, f_pre)` up to rounding
 
-    Book: chapter 8, section "xLSTM: exponential gates and a matrix memory", eq. (ch08m-mlstm-parallel).
+    Book: chapter 8, section "xLSTM: exponential gates and a matrix memory", the mLSTM's parallel form.
     """
     q, k, v, i_pre, f_pre = _check_qkv("mlstm_parallel", q, k, v, i_pre, f_pre)
     T, N, d_k = q.shape

@@ -85,6 +85,20 @@ def test_docstring_book_sections_exist():
                 assert section in chapters[int(num)], f"{path.name}: chapter {num} has no section {section!r}"
 
 
+RAW_EQUATION_LABEL = re.compile(r"\beqs?\. \(([\w-]+)\)")  # "eq. (rnn-step)": a label, not what a reader sees
+
+
+def test_printed_code_names_equations_in_words():
+    """The code pages print (rnncore's docstrings, the chapters' code cells) names an equation as the book's prose
+    does ("the Elman step"), never by its raw MyST label, which a page shows verbatim."""
+    sources = {path.relative_to(ROOT): path.read_text() for path in (ROOT / "rnncore").glob("*.py")}
+    for f in toc_files():
+        text = (ROOT / f"{f}.md").read_text()
+        sources[f"{f}.md"] = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S))
+    for where, text in sources.items():
+        assert not RAW_EQUATION_LABEL.search(text), f"{where}: {RAW_EQUATION_LABEL.search(text).group(0)}"
+
+
 def test_sources_hold_no_outputs():
     assert not list((ROOT / "book").glob("*.ipynb")), "chapters are MyST markdown, not .ipynb"
 

@@ -9,8 +9,8 @@ And that every page looks finished, at a desktop width (1,400 px) and a phone's 
 wider than the text column at 1,400 px (nor at 390 px on the pages in FIT_ON_A_PHONE), and no equation number
 drawn over its formula at either width; no page that
 scrolls sideways; no code block or output that scrolls sideways; every figure numbered, captioned and with alt
-text that is not a file name; no link to the placeholder repository or to Colab with a .md file; one search box;
-no progress-bar lines or glue(...) calls on the page.
+text that is neither a file name nor raw TeX; no link to the placeholder repository or to Colab with a .md file; one
+search box; no progress-bar lines or glue(...) calls on the page.
 
 Uses the headless Chromium that `make setup` unpacks from the npm package @sparticuz/chromium (or the one
 RNN_CHROMIUM names); without one the tests fail with what to run, never skip.
@@ -150,6 +150,8 @@ UNFINISHED_JS = """([width, allFit]) => {
     const alt = (img.getAttribute('alt') || '').trim();
     if (alt.length < 10 || /[0-9a-f]{32}|\\.(png|svg|jpe?g)$|_images\\//i.test(alt))
       add('figures without real alt text', src.split('/').pop() + ': ' + JSON.stringify(alt.slice(0, 40)));
+    if (/[\\\\{}^$]/.test(alt))  // a backslash, a brace, a caret or a dollar: TeX, which no screen reader speaks
+      add('figures whose alt text holds raw TeX', src.split('/').pop() + ': ' + JSON.stringify(alt.slice(0, 60)));
   }
   for (const a of document.querySelectorAll('a[href]')) {
     if (/your-org|example\\.(com|org)/.test(a.href)) add('links to a placeholder', a.href);
@@ -169,7 +171,12 @@ UNFINISHED_JS = """([width, allFit]) => {
 
 # Pages whose display equations all fit a phone's column too (elsewhere a wide one scrolls inside its own box at
 # 390 px, beside its number); a page joins this list once its equations are broken to fit.
-FIT_ON_A_PHONE = {"book/ch02_rnn_equations", "book/ch05_lstm_gru"}
+FIT_ON_A_PHONE = {
+    "book/intro", "book/ch01_sequences", "book/ch02_rnn_equations", "book/ch03_bptt", "book/ch04_gradients",
+    "book/ch05_lstm_gru", "book/ch06_architectures", "book/ch07_applications", "book/ch08_beyond", "book/ch08_modern",
+    "book/ch08_parallel", "book/instructor_guide", "book/appendix_notation", "book/appendix_linalg",
+    "book/appendix_myths", "book/appendix_glossary", "book/references",
+}
 
 
 @pytest.mark.parametrize("width", [1400, 390])

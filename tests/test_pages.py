@@ -51,3 +51,34 @@ def test_shown_code_drops_glue_calls_and_nothing_else():
     assert pages.without_glue('glue("a", 1, display=False)\n') == ""
     assert pages.without_glue("%time x = 1\n") == "%time x = 1\n"  # not Python: left as it is
     assert pages.without_glue("y = glue_like(1)\n") == "y = glue_like(1)\n"
+
+
+def test_a_contract_links_each_equation_it_cites_once():
+    """A docstring citing one equation twice (its Math: and Book: lines) gets one link to it, not "(5.3), (5.3)"."""
+    import editions
+
+    text, labels = editions.readable('    """One step.\n\n    Math: the gradients of eq. (step); see eq. (step-back)'
+                                     '\n\n    Book: chapter 5, section "The backward", eq. (step-back).\n    """')
+    assert labels == ["step", "step-back"]
+    assert "eq. (" not in text and 'section "The backward".' in text
+
+
+@pytest.mark.parametrize("tex, words", [
+    ("T = 4", "T = 4"), ("W_{hh}", "W_hh"), (r"\rho", "rho"), (r"\alpha_{ij}", "alpha_ij"),
+    (r"1, 2, \dots, 16", "1, 2, ..., 16"), (r"\partial L / \partial h_{T-k}", None), (r"\lVert h_t \rVert", None),
+    ("2^k", None), (r"\sqrt{1 - |\lambda_j|^2}", None)])
+def test_simple_maths_in_a_caption_is_read_as_words_and_the_rest_is_refused(tex, words):
+    assert pages.plain_math(tex) == words
+
+
+def test_alt_text_from_a_caption_never_holds_tex_or_an_equation_label():
+    from docutils import nodes
+    from sphinx import addnodes
+
+    caption = nodes.caption("", "", nodes.Text("Over "), nodes.math("T = 4", "T = 4"), nodes.Text(" steps of "),
+                            nodes.literal("rnn_forward", "rnn_forward"), nodes.Text("."))
+    assert pages.caption_words(caption) == "Over T = 4 steps of rnn_forward."
+    ref = addnodes.pending_xref("", nodes.literal("param-count", "param-count"), refdomain="math", reftype="eq")
+    assert pages.caption_words(nodes.caption("", "", nodes.Text("the weights of "), ref)) is None
+    fraction = nodes.math(r"\partial L / \partial W_{hh}", r"\partial L / \partial W_{hh}")
+    assert pages.caption_words(nodes.caption("", "", nodes.Text("one entry of "), fraction)) is None

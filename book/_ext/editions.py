@@ -78,8 +78,8 @@ def reflow(lines, width=WIDTH):
 
 def readable(text):
     """A contract's text as a reader sees it: equation labels taken out of the docstring (the page links them
-    below instead), every line fitted to WIDTH; returns (text, the labels in order)."""
-    labels = [label for group in EQUATIONS.findall(text) for label in group.split(", ")]
+    below instead, each once), every line fitted to WIDTH; returns (text, the labels in order)."""
+    labels = list(dict.fromkeys(label for group in EQUATIONS.findall(text) for label in group.split(", ")))
     text = EQUATIONS.sub("", text)
     return "\n".join(reflow(text.split("\n"))), labels
 

@@ -12,7 +12,9 @@
   and `from myst_nb import glue`. The downloadable sources and notebooks keep them; a cell left with nothing else
   shows no code at all.
 - A figure's image gets its caption as alt text when the source gives none (the caption says what the figure
-  shows; without it the browser's alt text would be the image's hashed file name).
+  shows; without it the browser's alt text would be the image's hashed file name), with simple inline maths read
+  as words ("$T = 4$" as "T = 4", "$W_{hh}$" as "W_hh"). A caption with maths that has no plain form (a fraction, a
+  norm, an equation reference) needs alt text of its own, and alt text never holds raw TeX: the build warns.
 - pages.css: display equations and their numbers side by side (a number never drawn over its formula), and code
   lines longer than the column wrap instead of scrolling sideways.
 - The kernels that execute the chapters use one BLAS/OpenMP thread (the matrices are small: more threads only fight
@@ -27,6 +29,10 @@ import re
 from pathlib import Path
 
 from docutils import nodes
+from sphinx import addnodes
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 # The environment of the kernels that execute the chapters (scripts/build_book.py uses it for its parallel run too).
 EXECUTION_ENV = {"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -101,15 +107,63 @@ def _hide_glue_calls(app, doctree):
             block.rawsource = shown
 
 
+GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "rho", "sigma", "tau", "phi")
+TEX_LEFT = re.compile(r"[\\{}^$]")  # what plain words never contain: a backslash, braces, a caret, a dollar
+
+
+def plain_math(tex):
+    """Inline maths as plain words when it is simple enough ("T = 4", "W_hh", "rho"); None when it is not."""
+    text = re.sub(r"\\[,;!]|\\q?quad\b", " ", tex)
+    text = re.sub(r"\\(%s)(?![A-Za-z])" % "|".join(GREEK), r"\1", text)
+    text = re.sub(r"\\ell(?![A-Za-z])", "l", text)
+    text = re.sub(r"\\c?dots(?![A-Za-z])", "...", text)
+    text = re.sub(r"_\{([A-Za-z0-9]+)\}", r"_\1", text)
+    text = " ".join(text.split())
+    return None if TEX_LEFT.search(text) else text
+
+
+def caption_words(caption):
+    """The caption as plain words for alt text, or None if it holds maths or an equation reference that has no plain
+    form (a reference is still its raw label when the doctree is read)."""
+    words = []
+    for node in caption.findall(lambda n: isinstance(n, (nodes.Text, nodes.math, addnodes.pending_xref))):
+        if any(isinstance(up, (nodes.math, addnodes.pending_xref)) for up in _ancestors(node)):
+            continue  # read with the maths or the reference it belongs to
+        if isinstance(node, addnodes.pending_xref) and node.get("reftype") == "eq":
+            return None
+        if isinstance(node, nodes.math):
+            plain = plain_math(node.astext())
+            if plain is None:
+                return None
+            words.append(plain)
+        elif isinstance(node, nodes.Text):
+            words.append(node.astext())
+        else:
+            words.append(node.astext())
+    return " ".join("".join(words).split())
+
+
+def _ancestors(node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
 def _figure_alt_text(app, doctree):
     for figure in doctree.findall(nodes.figure):
         caption = next(iter(figure.findall(nodes.caption)), None)
-        if caption is None:
-            continue
-        text = " ".join(caption.astext().split())
         for image in figure.findall(nodes.image):
-            if not image.get("alt"):
-                image["alt"] = text
+            alt = image.get("alt")
+            if not alt and caption is not None:
+                alt = caption_words(caption)
+                if alt is None:
+                    logger.warning("a figure's caption has maths or an equation reference with no plain-words form: "
+                                   "give the figure alt text (mystnb: image: alt:)", location=figure)
+                    continue
+                image["alt"] = alt
+            if alt and TEX_LEFT.search(alt):
+                logger.warning(f"a figure's alt text holds raw TeX: {alt[:60]!r}", location=figure)
 
 
 def _static(app):
