@@ -91,7 +91,8 @@ RAW_EQUATION_LABEL = re.compile(r"\beqs?\. \(([\w-]+)\)")  # "eq. (rnn-step)": a
 def test_printed_code_names_equations_in_words():
     """The code pages print (rnncore's docstrings, the chapters' code cells) names an equation as the book's prose
     does ("the Elman step"), never by its raw MyST label, which a page shows verbatim."""
-    sources = {path.relative_to(ROOT): path.read_text() for path in (ROOT / "rnncore").glob("*.py")}
+    code = [*(ROOT / "rnncore").glob("*.py"), *(ROOT / "rnngrade" / "assign" / "tasks").glob("*.py")]  # and the tasks
+    sources = {path.relative_to(ROOT): path.read_text() for path in code}
     for f in toc_files():
         text = (ROOT / f"{f}.md").read_text()
         sources[f"{f}.md"] = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S))

@@ -165,6 +165,9 @@ def _grade(course, canvas_zip, roster_csv):
 @pytest.fixture(scope="module")
 def graded(course, canvas_zip, roster_csv):
     report = _grade(course, canvas_zip, roster_csv)
+    out = io.StringIO()
+    cli.print_summary(report, out)
+    print(out.getvalue())  # the instructor's summary of the messy class (shown with -s, or when a test fails)
     files = {k: Path(p).read_bytes() for k, p in [("csv", report.csv[A]), *report.exports[A].items()]
              if k != "warnings"}
     return report, files

@@ -51,7 +51,7 @@ def jordan_forward(x, y0, W_ih, W_yh, b_ih, b_hh, W_hy, b_y):
     hs : ndarray, shape (T, N, H)     the hidden state at every step (hs[t] is h_{t+1})
     ys : ndarray, shape (T, N, V)     the output at every step (ys[-1] is y_T, the one a next step would read)
 
-    Book: chapter 1, section "Elman and Jordan networks", eq. (ch01-jordan).
+    Book: chapter 1, section "Elman and Jordan networks", the Jordan network.
     """
     return _run(x, y0, W_ih, W_yh, b_ih, b_hh, W_hy, b_y)
 

@@ -51,7 +51,7 @@ def jacobian_norm_bounds(hs, W_hh, nonlinearity="tanh"):
     -------
     bounds : ndarray, shape (T + 1, N)   bounds[k, n] = prod_{j=k+1}^T gamma_j sigma_max(W_hh) for sequence n
 
-    Book: chapter 4, section "What the singular values guarantee", eq. (jacobian-bound).
+    Book: chapter 4, section "What the singular values guarantee", the Jacobian bound.
     """
     gamma = np.abs(_slopes(hs, nonlinearity)).max(axis=2)  # gamma_j per step and sequence, (T, N)
     return _from_factors(gamma * np.linalg.norm(np.asarray(W_hh, dtype=np.float64), 2))

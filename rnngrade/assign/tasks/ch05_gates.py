@@ -52,7 +52,7 @@ def cifg_step_backward(dh_next, dc_next, x_t, h_prev, c_prev, W_ih, W_hh, b_ih, 
           f_t = sigma(a_f), g_t = tanh(a_g), o_t = sigma(a_o), i_t = 1 - f_t;
           c_t = f_t * c_{t-1} + (1 - f_t) * g_t,  h_t = o_t * tanh(c_t);
           the gradients of the loss with respect to x_t, h_{t-1}, c_{t-1} and the parameters, by the chain rule,
-          given dh_next = dL/dh_t and dc_next = dL/dc_t from step t+1 (as in eq. (lstm-step-backward))
+          given dh_next = dL/dh_t and dc_next = dL/dc_t from step t+1 (as in the LSTM step's backward pass)
 
     The forward step is recomputed from the inputs: no cache is passed.
 

@@ -46,7 +46,7 @@ def _pass(params, s0, start_token, targets, u, epsilon, own=None, reduce="mean",
 def scheduled_sampling_loss(params, s0, start_token, targets, u, epsilon):
     """The training loss of a decoder whose input at each step is, by a fixed coin, the target or its own prediction.
 
-    Math: decoder step (an Elman RNN on embedded tokens, eq. (seq2seq) with a tanh cell):
+    Math: decoder step (an Elman RNN on embedded tokens, the encoder-decoder's decoder with a tanh cell):
               s_k = tanh(E[x_k] + s_{k-1} W_hh^T + b_h),  log p_k = log_softmax(s_k W_hy^T + b_y);
           x_1 = start_token;  for k = 2, ..., K:
               x_k = argmax_v log p_{k-1}[v]  (its own prediction, ties to the smallest id)  if u_{k-1} < epsilon,
