@@ -374,3 +374,33 @@ def test_added_cells_are_scanned_too():
     sub = _attempt({}, extra_cells=[(2, "get_ipython().input_transformers_post.append(lambda l: l)")])
     flags = integrity.scan_submission(sub, notebook.answers(sub, src), src)
     assert any(f["cell"] == "added cell 1" and f["code"] == "ipython-hook" for f in flags), flags
+
+
+def test_the_step_clock_counts_the_sandboxs_cpu_time_and_stops_a_step_that_only_waits():
+    """The budget is CPU time (a loaded machine does not cut an honest answer short); a sleeping step is stopped
+    once it has waited the budget; any step after 4 x the budget of wall-clock time."""
+    import subprocess
+    import sys
+    import time
+
+    code = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6:\n    pass\ntime.sleep(60)"
+    busy = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        time.sleep(0.3)  # the idle one has started and gone to sleep
+        clock_busy, clock_idle = sandbox._StepClock(busy.pid), sandbox._StepClock(idle.pid)
+        clock_busy.start(time.monotonic())
+        clock_idle.start(time.monotonic())
+        assert clock_idle.over(10, clock_idle.step + 5) == ""  # 5 s of wall clock, within a budget of 10
+        assert clock_idle.over(2, clock_idle.step + 5) == "waiting"  # idle for longer than its budget of 2
+        deadline = time.monotonic() + 60
+        while sandbox._group_cpu_seconds(busy.pid) - clock_busy.cpu0 < 0.45 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert clock_busy.over(0.4, clock_busy.step + 0.1) == "of CPU time"  # computed 0.45 s in 0.1 s "of wall"
+        assert clock_busy.over(100, clock_busy.step + 0.1) == ""
+        clock_busy.cpu0 = clock_busy.cpu - 2000  # as if it had computed most of the time: only the wall clock stops it
+        assert clock_busy.over(5000, clock_busy.step + 25000) == "of wall-clock time"
+    finally:
+        for proc in (busy, idle):
+            proc.kill()
+            proc.wait()
