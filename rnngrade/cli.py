@@ -283,6 +283,14 @@ def _export(course, assignment, source, csv_dir, canvas_id, late_policy, details
     return path, records
 
 
+def _flag_order(flag):
+    """Flags that change the final grade first (override, late), then tampering and errors, then copies, the rest."""
+    for rank, start in enumerate(("override", "late", "suspected", "grading error", "copy:")):
+        if flag.startswith(start):
+            return rank
+    return 5
+
+
 def print_summary(report, out=sys.stdout, width=70):
     """The summary table: one block per assignment (its collection report first, when it collected)."""
     for assignment, records in report.rows.items():
@@ -291,13 +299,16 @@ def print_summary(report, out=sys.stdout, width=70):
             for line in report.collections[assignment].lines():
                 print(f"  {line}", file=out)
         print(f"\n{assignment}  ({report.csv[assignment]})", file=out)
-        print(f"  {'student':<24} {'nbgrader':>8} {'verified':>8} {'max':>5}  flags", file=out)
+        details = report.details.get(assignment, {})
+        print(f"  {'student':<24} {'nbgrader':>8} {'verified':>8} {'final':>7} {'max':>5}  flags", file=out)
         for student, nbg, ver, mx, flags in records:
+            flags = sorted(flags, key=_flag_order)  # what changes the grade (override, late) before the rest
             first = flags[0] if flags else ""
             more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
             text = (first[: width - len(more)] + more) if first else ""
-            print(f"  {student:<24} {ledger.fmt(nbg) or '-':>8} {ledger.fmt(ver) or '-':>8} {mx:>5g}  {text}",
-                  file=out)
+            final = ledger.fmt(details.get(student, {}).get("final")) or "-"
+            print(f"  {student:<24} {ledger.fmt(nbg) or '-':>8} {ledger.fmt(ver) or '-':>8} {final:>7} {mx:>5g}  "
+                  f"{text}", file=out)
         flagged = sum(1 for r in records if any(f.startswith("suspected") for f in r[4]))
         copied = sum(1 for r in records if any(f.startswith("copy:") for f in r[4]))
         missing = sum(1 for r in records if r[4] == ["no submission"])
@@ -320,7 +331,7 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
     started = time.monotonic()
     limits = limits or sandbox.Limits()
     course = autograde.Course.load(course_dir, db_url)
-    late_policy = policy.load(policy_path or course.root / "grades" / "policy.toml")
+    late_policy = _load_policy(course, policy_path)
     names = list(assignments or course.assignments())
     unknown = [a for a in names if a not in course.assignments()]
     if unknown:
@@ -422,26 +433,42 @@ def grade(course_dir=".", assignments=None, submissions=None, regexp=None, stude
     return report
 
 
+def _load_policy(course, policy_path):
+    """The late policy: `policy_path` (which must exist when given), else grades/policy.toml (or none when absent)."""
+    if policy_path is not None and not Path(policy_path).is_file():
+        raise ValueError(f"`--policy` must name an existing policy file, got {str(policy_path)!r}, which does not "
+                         "exist (without --policy, grades/policy.toml is read when it exists)")
+    return policy.load(policy_path or course.root / "grades" / "policy.toml")
+
+
 def override(course_dir, student, assignment, score, reason, csv_dir=None, db_url=None, policy_path=None,
              canvas_id=None, who=None):
     """Set (score a number) or lift (score None) an instructor's override of a final grade, then export again.
 
     The override is stored in verified.db (every one kept, with who, when and why), survives re-runs, and shows in
     the detailed CSV (override, override_log); the final grade and the LMS files carry it, and the student's feedback
-    page (made again here, and at every re-run) opens with it. Returns a Report.
+    page (made again here, and at every re-run) shows it as its score, with the reason: write the reason for the
+    student. `score` is from 0 to the assignment's max_score; `student` is on the roster or has a submission (or an
+    earlier override, which this one may lift). Returns a Report.
     """
     course = autograde.Course.load(course_dir, db_url)
     if assignment not in course.assignments():
         raise ValueError(f"override: `assignment` must be among {course.assignments()}, got {assignment!r}")
-    if score is not None and (not isinstance(score, (int, float)) or score < 0):
-        raise ValueError(f"override: `score` must be a number >= 0 (or none), got {score!r}")
+    source = notebook.read_source(course.source_notebook(assignment), assignment)
+    if score is not None and (not isinstance(score, (int, float)) or not 0 <= score <= source.total_points):
+        raise ValueError(f"override: `score` must be a number from 0 to {source.total_points:g} (the assignment's "
+                         f"max_score), or none, got {score!r}")
+    known = (set(collect.roster(course)) | set(course.students(assignment)) | set(ledger.rows(course.verified_db,
+             assignment)) | set(ledger.overrides(course.verified_db, assignment)))
+    if student not in known:
+        raise ValueError(f"override: `student` must be on the roster or have a submission of {assignment}, got "
+                         f"{student!r} (add students with --roster)")
     ledger.add_override(course.verified_db, assignment, student, score, reason, who)
     if (course.autograded / student / assignment).is_dir():  # the feedback page says the grade the export carries
         ok, message = autograde.generate_feedback(course, assignment, student)
         if not ok:
             raise RuntimeError(f"override: the feedback of {student} could not be made again: {message}")
-    source = notebook.read_source(course.source_notebook(assignment), assignment)
-    late_policy = policy.load(policy_path or course.root / "grades" / "policy.toml")
+    late_policy = _load_policy(course, policy_path)
     csv_dir = Path(csv_dir) if csv_dir else course.root / "grades"
     report = Report(isolation="-")
     report.details[assignment] = {}
@@ -532,7 +559,8 @@ def build_parser():
     p.add_argument("--override", nargs=3, metavar=("STUDENT", "ASSIGNMENT", "SCORE"),
                    help="set a student's final grade (SCORE 'none' lifts the override), with --reason; nothing is "
                         "graded, the CSVs are written again")
-    p.add_argument("--reason", help="why (required with --override; kept in verified.db and the CSV)")
+    p.add_argument("--reason", help="why (required with --override; kept in verified.db and the CSV, and shown to the "
+                                    "student on the feedback page: write it for them)")
     return p
 
 

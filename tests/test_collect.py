@@ -376,6 +376,7 @@ def test_manual_points_and_an_override_reach_the_export_and_survive_a_rerun(cour
     said = f"Your instructor set your grade for this assignment to 5 of {MAX:g} points"
     assert said in _feedback_text(course, "carol") and "Reason: regrade request #12" in _feedback_text(course, "carol")
     assert "Your instructor set" not in _feedback_text(course, "alice")
+    assert _feedback_total(course, "carol") == (5.0, MAX)  # the page's headline score is the override
     again = _grade(course, canvas_zip, roster_csv)
     assert said in _feedback_text(course, "carol")  # a re-run makes the page again, with the override
     rows = _by_student(again.csv[A])
@@ -492,6 +493,16 @@ def test_bad_arguments_name_the_argument_and_the_value(course, canvas_zip, capsy
     assert "give --submissions too" in capsys.readouterr().err
     assert cli.main([A, "--course", str(course), "--quiet", "--roster", str(canvas_zip)]) == 2
     assert "`--roster` " in (err := capsys.readouterr().err) and "must be a CSV" in err
+    broken = course / "broken.zip"  # an unfinished download: named .zip, not a zip
+    broken.write_text("<html>session expired</html>")
+    assert cli.main([A, "--course", str(course), "--quiet", "--submissions", str(broken), "--lms", "canvas"]) == 2
+    assert "`--submissions` must be a readable zip" in (err := capsys.readouterr().err) and "not a zip" in err
+    assert cli.main([A, "--course", str(course), "--quiet", "--policy", str(course / "nopolicy.toml")]) == 2
+    assert "`--policy` must name an existing policy file" in capsys.readouterr().err
+    assert cli.main(["--course", str(course), "--override", "zed", A, "5", "--reason", "x"]) == 2
+    assert "`student` must be on the roster or have a submission" in capsys.readouterr().err
+    assert cli.main(["--course", str(course), "--override", "alice", A, str(MAX + 1), "--reason", "x"]) == 2
+    assert f"`score` must be a number from 0 to {MAX:g}" in capsys.readouterr().err
 
 
 # -- the tampering rule, per test cell (fast: ledger rows made here) -----------------------------------------------

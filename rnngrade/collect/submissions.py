@@ -194,6 +194,9 @@ def _entries(path):
         return [(m.name, _from_epoch(m.mtime), m.size,
                   (lambda m=m: tf.extractfile(m).read()) if m.isfile() else None)
                 for m in tf.getmembers() if not m.isdir()], tf.close
+    if path.suffix.lower() in (".zip", ".tar", ".tgz", ".gz"):  # an archive by its name, not by its content
+        raise zipfile.BadZipFile(f"its name ends in {path.suffix} but it is not a zip or tar archive (a broken or "
+                                 "unfinished download?)")
     st = path.stat()
     return [(path.name, _from_epoch(st.st_mtime), st.st_size, path.read_bytes)], lambda: None
 

@@ -9,8 +9,9 @@ ClearHiddenTests, collects the hidden lines of every test cell, and then:
 - drops every other output (prints, displays) of a test cell that had hidden tests;
 - withholds any remaining output, in any cell, that quotes a hidden line.
 
-`FinalGrade` puts an instructor's override (`rnn-grade --override`) at the top of the page, so that the page says
-the grade the export carries: the score, out of how many points, and the reason.
+`FinalGrade` puts an instructor's override (`rnn-grade --override`) in the page's headline score and in a note at the
+top of the page (the score, out of how many points, and the reason, which the student reads), so that the page says
+the grade the export carries.
 
 Register them in nbgrader_config.py (this course does):
 
@@ -134,4 +135,6 @@ class FinalGrade(Preprocessor):
                 f"({str(last['at'])[:10]}). Reason: {last['reason']}\n\nThe scores below are what the autograder "
                 "found; the grade above replaces their total.")
         nb.cells.insert(0, new_markdown_cell(note, metadata={"rnngrade": "final-grade"}))
+        # the page's headline (nbgrader's "Score: x / max") says the grade the export carries; no penalty under it
+        resources["nbgrader"]["score"], resources["nbgrader"]["late_penalty"] = float(last["score"]), 0.0
         return nb, resources
