@@ -136,3 +136,13 @@ def test_whole_book_exports_as_one_page_and_a_pdf(course_pdf):
     data = pdf.read_bytes()
     pages = data.count(b"/Type /Page") - data.count(b"/Type /Pages")
     assert pages > 100, f"the PDF has only {pages} pages"
+
+
+def test_sources_hold_no_control_characters():
+    """A stray control character (a BEL where a Python string turned `\\a` of `\\approx` into one) breaks the page's
+    maths and every tool that reads the source as YAML or text."""
+    bad = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+    sources = [*(ROOT / "book").glob("*.md"), *(ROOT / "rnncore").glob("*.py"), ROOT / "_toc.yml", ROOT / "_config.yml"]
+    for path in sources:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not bad.search(line), f"{path.relative_to(ROOT)}:{number}: control character {bad.search(line)[0]!r}"
