@@ -227,6 +227,7 @@ def test_grades_roster_and_submissions(course, graded):
     assert scores["bob"] == (_n(WRONG),) * 2  # the late full upload, not the early blank one
     assert scores["carol"] == ("0", "0") and scores["zedzoe"] == ("0", "0")
     assert scores["dave"][1] == "0" and "not verifiable" in rows["dave"]["flags"]  # truncated: 0, flagged
+    assert "see the above traceback" not in rows["dave"]["flags"]  # the flags say what is wrong, not where to look
     assert scores["frank"] == ("", "") and rows["frank"]["flags"] == "no submission"
     assert rows["frank"]["submission"] == "no submission"
     assert rows["bob"]["submission"] == "jonesbob_LATE_1002_5010_ch02_forward-1.ipynb [2024-03-03 12:00:00] LATE"

@@ -21,6 +21,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -445,8 +446,11 @@ def _worker_outcome(shard, log, status, timed_out, limits, seconds):
     if not auto.get("success"):
         text = f"{auto.get('error') or ''}\n{auto.get('log') or ''}"
         err = (auto.get("error") or auto.get("log") or "").strip().splitlines()
-        return WorkerOutcome(False, "nbgrader autograde failed: " + (err[-1] if err else "no message")[:300],
-                             seconds), text
+        # the line that says what went wrong, not nbgrader's closing "Please see the above traceback"
+        named = [line.strip() for line in text.splitlines()
+                 if re.search(r"\w(Error|Exception)\b", line) and "see the above traceback" not in line]
+        why = named[-1] if named else (err[-1] if err else "no message")
+        return WorkerOutcome(False, "nbgrader autograde failed: " + why[:300], seconds), text
     fb = result.get("feedback", {})
     return WorkerOutcome(True, "", seconds, feedback=bool(fb.get("success"))), ""
 
