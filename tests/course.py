@@ -62,51 +62,64 @@ def submit(course, student, assignment, nb):
 PORT_RACE = "Address already in use"
 
 
+def run_jobs(course, jobs, workers=None):
+    """Run `jobs`, [(what, log name, argv, before)], as processes in `course`, `workers` at a time (default: one per
+    CPU), in the order given; `before()` runs just before each start (and again before a retry).
+
+    A run whose kernel lost a port to another run's kernel (PORT_RACE) is run again, up to twice; any other failure
+    fails at once, with the end of its log.
+    """
+    workers = workers or os.cpu_count() or 1
+    pending, running = [(job, 0) for job in jobs], {}
+    while pending or running:
+        while pending and len(running) < workers:
+            job, attempt = pending.pop(0)
+            _, log_name, argv, before = job
+            before()
+            log = course / log_name
+            with open(log, "w") as out:
+                running[log] = (subprocess.Popen(argv, cwd=course, stdout=out, stderr=subprocess.STDOUT), job, attempt)
+        for log, (proc, job, attempt) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[log]
+            if proc.returncode != 0:
+                text = log.read_text()
+                if PORT_RACE in text and attempt < 2:
+                    pending.insert(0, (job, attempt + 1))
+                    continue
+                raise AssertionError(f"{job[0]} failed ({log.name}):\n{text[-5000:]}")
+        time.sleep(0.1)
+
+
 def autograde_all(course, names, workers=None, chunk=8):
     """`nbgrader autograde` every submission of the assignments in `names`, `workers` runs at a time (default: one
-    per CPU), each run grading at most `chunk` students of one assignment, the largest batches first.
+    per CPU), each run grading at most `chunk` students of one assignment, the largest batches first (`run_jobs`).
 
     sqlite is not safe for concurrent writers, so each run grades into its own copy of the course gradebook;
     `gradebooks.json` in the course says which copy holds which (assignment, student), and `scores` reads it.
-    A run whose kernel lost a port to another run's kernel (PORT_RACE) is run again, up to twice; any other
-    failure fails at once.
     """
-    workers = workers or os.cpu_count() or 1
-    jobs = []
+    batches = []
     for name in names:
         students = sorted(p.name for p in (course / "submitted").iterdir() if (p / name).is_dir())
-        for k in range(0, len(students), chunk):
-            jobs.append((name, k // chunk, students[k : k + chunk], students, 0))
-    jobs.sort(key=lambda job: -len(job[2]))
-    index, running = {}, {}
-    while jobs or running:
-        while jobs and len(running) < workers:
-            job = jobs.pop(0)
-            name, k, students, everyone, attempt = job
-            db = course / f"gradebook_{name}_{k}.db"
-            shutil.copyfile(course / "gradebook.db", db)
-            index.update({f"{name}/{student}": db.name for student in students})
-            others = ",".join(s for s in everyone if s not in students)  # nbgrader's --student takes one glob
-            cmd = [sys.executable, "-m", "nbgrader", "autograde", name, "--force", f"--db=sqlite:///{db}",
-                   f"--CourseDirectory.student_id_exclude={others}"]
-            log = course / f"autograde_{name}_{k}.log"
-            with open(log, "w") as out:
-                running[log] = (subprocess.Popen(cmd, cwd=course, stdout=out, stderr=subprocess.STDOUT), job)
-        for log, (proc, job) in list(running.items()):
-            if proc.poll() is not None:
-                del running[log]
-                if proc.returncode != 0:
-                    text = log.read_text()
-                    if PORT_RACE in text and job[4] < 2:
-                        jobs.insert(0, (*job[:4], job[4] + 1))
-                        continue
-                    raise AssertionError(f"nbgrader autograde failed ({log.name}):\n{text[-5000:]}")
-        time.sleep(0.1)
+        batches += [(name, k // chunk, students[k : k + chunk], students) for k in range(0, len(students), chunk)]
+    batches.sort(key=lambda batch: -len(batch[2]))
+    index, jobs = {}, []
+    for name, k, students, everyone in batches:
+        db = course / f"gradebook_{name}_{k}.db"
+        index.update({f"{name}/{student}": db.name for student in students})
+        others = ",".join(s for s in everyone if s not in students)  # nbgrader's --student takes one glob
+        argv = [sys.executable, "-m", "nbgrader", "autograde", name, "--force", f"--db=sqlite:///{db}",
+                f"--CourseDirectory.student_id_exclude={others}"]
+        jobs.append(("nbgrader autograde", f"autograde_{name}_{k}.log", argv,
+                     lambda db=db: shutil.copyfile(course / "gradebook.db", db)))  # a fresh copy at every start
+    run_jobs(course, jobs, workers)
     (course / "gradebooks.json").write_text(json.dumps(index, indent=1))
 
 
 def score_variants(course, variants, workers=None):
-    """Run `tests/variants.py` on every assignment's variants, `workers` kernels at a time (default: one per CPU).
+    """Run `tests/variants.py` on every assignment's variants, `workers` kernels at a time (default: one per CPU),
+    the assignments with the most variants first (`run_jobs`).
 
     variants : {assignment: [{"key": str, "path": notebook, "skip": [grade_id, ...]}, ...]}
     Returns {(assignment, key): {grade_id: (score, max_score, first error or "")}}, scored as nbgrader scores test
@@ -115,35 +128,16 @@ def score_variants(course, variants, workers=None):
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
-    workers = workers or os.cpu_count() or 1
-    pending = sorted(variants, key=lambda name: -len(variants[name]))
-    running, out = {}, {}
-    attempts = dict.fromkeys(variants, 0)
-    while pending or running:
-        while pending and len(running) < workers:
-            name = pending.pop(0)
-            jobs, result = course / f"variants_{name}.json", course / f"variants_{name}_result.json"
-            jobs.write_text(json.dumps({"timeout": config.Execute.timeout, "ignore": config.IgnorePattern.pattern,
-                                        "variants": variants[name]}))
-            log = open(course / f"variants_{name}.log", "w")
-            cmd = [sys.executable, str(ROOT / "tests" / "variants.py"), str(jobs), str(result)]
-            running[name] = (subprocess.Popen(cmd, cwd=course, stdout=log, stderr=subprocess.STDOUT), log, result)
-        for name, (proc, log, result) in list(running.items()):
-            if proc.poll() is None:
-                continue
-            del running[name]
-            log.close()
-            text = Path(log.name).read_text()
-            if proc.returncode != 0:
-                if PORT_RACE in text and attempts[name] < 2:
-                    attempts[name] += 1
-                    pending.insert(0, name)
-                    continue
-                raise AssertionError(f"scoring the variants of {name} failed:\n{text[-5000:]}")
-            for key, grades in json.loads(result.read_text()).items():
-                out[(name, key)] = {g: tuple(v) for g, v in grades.items()}
-        time.sleep(0.1)
-    return out
+    jobs = []
+    for name in sorted(variants, key=lambda name: -len(variants[name])):
+        given, result = course / f"variants_{name}.json", course / f"variants_{name}_result.json"
+        given.write_text(json.dumps({"timeout": config.Execute.timeout, "ignore": config.IgnorePattern.pattern,
+                                     "variants": variants[name]}))
+        argv = [sys.executable, str(ROOT / "tests" / "variants.py"), str(given), str(result)]
+        jobs.append((f"scoring the variants of {name}", f"variants_{name}.log", argv, lambda: None))
+    run_jobs(course, jobs, workers)
+    return {(name, key): {g: tuple(v) for g, v in grades.items()} for name in variants
+            for key, grades in json.loads((course / f"variants_{name}_result.json").read_text()).items()}
 
 
 def scores(course, assignment, student, manual=False):
