@@ -117,14 +117,34 @@ def add_notebook_downloads(build_dir, root=ROOT, cache_dir=None, edition="course
 MYST_READER = {"type": "plugin", "name": "myst_nb_md"}  # how myst-nb reads a chapter, so the cache keys agree
 
 
-def notebook_pages(root=ROOT):
-    """The pages of the table of contents that are notebooks (MyST markdown with a kernel), in TOC order."""
+def toc_entries(root=ROOT):
+    """(file, is_section) for every page of the book in table-of-contents order: a chapter, then its sections."""
     import yaml
 
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    names = [toc["root"]] + [ch["file"] for part in toc.get("parts", []) for ch in part["chapters"]]
+
+    def walk(entries, depth):
+        for entry in entries:
+            yield entry["file"], depth > 0
+            yield from walk(entry.get("sections", []), depth + 1)
+
+    yield toc["root"], False
+    for part in toc.get("parts", []):
+        yield from walk(part["chapters"], 0)
+
+
+def notebook_pages(root=ROOT):
+    """The pages of the table of contents that are notebooks (MyST markdown with a kernel), in TOC order."""
+    names = [name for name, _ in toc_entries(root)]
     pages = [root / f"{name}.md" for name in names]
     return [p for p in pages if p.exists() and "\nkernelspec:" in p.read_text(encoding="utf-8").split("\n---", 1)[0]]
+
+
+# The order of a first build, which has no times of its own (_build/.execution-times.json): the chapters that took
+# longest in earlier builds start first, so that no long chapter starts last while the other core idles. Only the
+# order depends on it; chapters not named here follow in the order of the table of contents.
+LONGEST_FIRST = ["ch05_lstm_gru.md", "ch07_applications.md", "ch06_architectures.md", "ch04_gradients.md",
+                 "ch08_parallel.md", "ch03_bptt.md", "ch01_sequences.md", "ch08_beyond.md"]
 
 
 def execute_in_parallel(root=ROOT, processes=None):
@@ -151,7 +171,7 @@ def execute_in_parallel(root=ROOT, processes=None):
     todo = cache.list_unexecuted(filter_pks=staged)
     if not todo:
         return {}
-    last = load_times(root)
+    last = load_times(root) or {name: len(LONGEST_FIRST) - i for i, name in enumerate(LONGEST_FIRST)}
     todo.sort(key=lambda r: -last.get(Path(r.uri).name, 0.0))
     work = [ProcessData(r.pk, r.uri, cache, timeout, False) for r in todo]
     with multiprocessing.Pool(processes or os.cpu_count() or 1) as pool:

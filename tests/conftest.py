@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -19,16 +18,9 @@ def rng():
 
 def _toc_entries():
     """(file, is_section) for every page of the book, in table-of-contents order: a chapter, then its sections."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    from build_book import toc_entries
 
-    def walk(entries, depth):
-        for entry in entries:
-            yield entry["file"], depth > 0
-            yield from walk(entry.get("sections", []), depth + 1)
-
-    yield toc["root"], False
-    for part in toc.get("parts", []):
-        yield from walk(part["chapters"], 0)
+    return toc_entries(ROOT)
 
 
 def toc_files():

@@ -13,6 +13,19 @@ def test_every_toc_page_is_built(built_book):
     assert (built_book / "index.html").exists()
 
 
+def test_every_page_with_code_runs_before_sphinx_reads_it(built_book):
+    """build_book executes the pages on all cores first; a page it misses (a chapter's section) runs alone later.
+
+    Chapter 8's sections were missed once: they ran one after the other while Sphinx read the book, about a minute.
+    """
+    from build_book import LONGEST_FIRST, load_times
+
+    with_code = {f"{Path(f).name}.md" for f in toc_files() if "{code-cell}" in (ROOT / f"{f}.md").read_text()}
+    missed = with_code - set(load_times(ROOT))
+    assert not missed, f"executed by myst-nb one at a time, not by build_book's processes: {sorted(missed)}"
+    assert set(LONGEST_FIRST) <= with_code, f"LONGEST_FIRST names no page: {set(LONGEST_FIRST) - with_code}"
+
+
 @pytest.mark.parametrize("chapter", chapter_files())
 def test_chapter_has_maths_figures_code_and_misconceptions(built_book, chapter):
     """Every chapter page and section page; the misconceptions box is asked of each chapter's own page."""
