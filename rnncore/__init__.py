@@ -38,6 +38,7 @@ from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from .scan import linear_recurrence, mingru_forward, minlstm_forward, parallel_scan
 from .stacked import init_stacked, stacked_backward, stacked_forward, stacked_param_names
 from .tbptt import chunk_bounds, rnn_tbptt
+from .timing import best_time, best_times
 from .torch_interop import from_torch, parallel_scan_torch, to_torch
 
 __version__ = "0.1.0"
@@ -51,6 +52,8 @@ __all__ = [
     "affine_backward",
     "affine_forward",
     "beam_search",
+    "best_time",
+    "best_times",
     "bidirectional_rnn_forward",
     "build_vocab",
     "charlm_loss_and_grads",
