@@ -154,26 +154,25 @@ def test_the_leak_check_sees_a_printed_answer(built_book, solutions_book):
     assert len([k for k in found if k.endswith("(reference)")]) == len(REFERENCES)
 
 
-def _solution_cells():
-    """(chapter, code) of every cell tagged `solutions` (the code behind the worked answers)."""
+def _chapter_code_cells():
+    """(chapter, code, tagged `solutions`) of every code cell of the chapters (the tagged ones compute the worked
+    answers and are shown in the solutions edition only)."""
     import jupytext
 
     for path in sorted((ROOT / "book").glob("ch*.md")):
         for cell in jupytext.read(path).cells:
-            if cell.cell_type == "code" and "solutions" in cell.metadata.get("tags", []):
-                yield path.stem, cell.source
+            if cell.cell_type == "code":
+                yield path.stem, cell.source, "solutions" in cell.metadata.get("tags", [])
+
+
+def _solution_cells():
+    """(chapter, code) of every cell tagged `solutions`."""
+    return [(chapter, code) for chapter, code, solution in _chapter_code_cells() if solution]
 
 
 def _shown_cell_lines():
     """The normalised lines of every code cell of the chapters that is not tagged `solutions`."""
-    import jupytext
-
-    found = set()
-    for path in sorted((ROOT / "book").glob("ch*.md")):
-        for cell in jupytext.read(path).cells:
-            if cell.cell_type == "code" and "solutions" not in cell.metadata.get("tags", []):
-                found |= {normal(line) for line in cell.source.splitlines()}
-    return found
+    return {normal(line) for _, code, solution in _chapter_code_cells() if not solution for line in code.splitlines()}
 
 
 def test_course_edition_holds_no_worked_answer_code(built_book):

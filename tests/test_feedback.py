@@ -16,10 +16,24 @@ from instructor_course import ROOT, make_course
 from nbformat.v4 import new_code_cell, new_output
 
 from rnngrade import cli
-from rnngrade.export.feedback import ScrubFeedback, hidden_lines
+from rnngrade.export.feedback import FinalGrade, ScrubFeedback, hidden_lines
 from rnngrade.grade import sandbox
+from rnngrade.grade.autograde import Course
 
 A = "ch02_forward"
+
+
+@pytest.mark.parametrize("gradebook", ["default", "elsewhere", "postgres"])
+def test_graders_and_feedback_pages_find_the_same_ledger(tmp_path, gradebook):
+    """The feedback page reads an override from where `rnn-grade --override` wrote it, wherever the gradebook is."""
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()  # noqa: F821\n")
+    db_url = {"default": None, "elsewhere": f"sqlite:///{tmp_path / 'gradebooks' / 'gradebook.db'}",
+              "postgres": "postgresql://grader@localhost:5432/course"}[gradebook]
+    course = Course.load(tmp_path, db_url)
+    expected = {"default": tmp_path / "verified.db", "elsewhere": tmp_path / "gradebooks" / "verified.db",
+                "postgres": db_url}[gradebook]
+    assert course.verified_db == expected
+    assert FinalGrade().where(course.db_url) == str(expected)
 
 
 def test_scrub_feedback_on_a_hand_made_notebook():

@@ -25,7 +25,6 @@ Register them in nbgrader_config.py (this course does):
 """
 
 import re
-from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_markdown_cell, new_output
@@ -110,13 +109,9 @@ class FinalGrade(Preprocessor):
                               "file.").tag(config=True)
 
     def where(self, db_url):
-        from .ledger import is_postgres
+        from .ledger import location
 
-        if self.ledger:
-            return self.ledger
-        if is_postgres(db_url):
-            return db_url
-        return str(Path(db_url.split(":///", 1)[-1]).parent / "verified.db")
+        return self.ledger or str(location(db_url))
 
     def preprocess(self, nb, resources):
         from .ledger import overrides

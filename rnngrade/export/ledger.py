@@ -107,6 +107,15 @@ def is_postgres(where):
     return str(where).startswith(("postgresql", "postgres://"))
 
 
+def location(db_url):
+    """Where the verified grades of the gradebook at `db_url` are: the gradebook's own database when it is PostgreSQL
+    (its URL), else the sqlite file verified.db beside the gradebook's file (a Path). The graders and the feedback
+    pages (FinalGrade) both find the ledger here."""
+    if is_postgres(db_url):
+        return db_url
+    return Path(str(db_url).split(":///", 1)[-1]).parent / "verified.db"
+
+
 def _url(where):
     text = str(where)
     return database_url(text) if "://" in text else f"sqlite:///{Path(text).resolve()}"

@@ -74,11 +74,11 @@ class Course:
 
     @property
     def verified_db(self):
-        """Where the verified grades are: the gradebook's database when it is PostgreSQL (its URL), else the sqlite
-        file verified.db next to nbgrader's gradebook."""
-        from ..export.ledger import is_postgres
+        """Where the verified grades are (`ledger.location`): the gradebook's database when it is PostgreSQL (its
+        URL), else the sqlite file verified.db beside nbgrader's gradebook file."""
+        from ..export.ledger import location
 
-        return self.db_url if is_postgres(self.db_url) else self.root / "verified.db"
+        return location(self.db_url)
 
     def source_notebook(self, assignment):
         """solutions/<assignment>/<assignment>.ipynb (one notebook per assignment in this course)."""

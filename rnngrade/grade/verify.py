@@ -91,12 +91,16 @@ _VISIBLE_PLANS = {}  # (source sha256, function) -> ([wire cases], blobs, expect
 
 
 def _wire_and_expect(spec, made):
+    """The cases `made` on the wire, their blobs, and the reference's outputs of each case's compared steps."""
     blobs, wired, expected = [], [], []
     for case in made:
         w = wire_case(case, blobs)
         for step, ws in zip(case.steps, w["steps"]):
-            ws["_compare"] = step.compare
+            ws["_compare"] = step.compare  # the names to compare under (the child only needs the bool)
         wired.append(w)
+        if spec.check is not None:  # judged by the spec's own check: no reference run
+            expected.append([(i, None) for i, st in enumerate(case.steps) if st.compare])
+            continue
         outs = []
 
         def lookup(name, spec=spec):
@@ -141,25 +145,8 @@ def plan_for(function):
     """The spec, wired cases, their blobs and the reference outputs of `function` (computed once per process)."""
     if function not in _PLANS:
         spec = cases.spec_for(function)
-        blobs, wired, expected = [], [], []
         made = spec.cases()
-        for case in made:
-            w = wire_case(case, blobs)
-            for step, ws in zip(case.steps, w["steps"]):
-                ws["_compare"] = step.compare  # the names to compare under (the child only needs the bool)
-            wired.append(w)
-            if spec.check is not None:  # judged by the spec's own check: no reference run
-                expected.append([(i, None) for i, st in enumerate(case.steps) if st.compare])
-                continue
-            outs = []
-
-            def lookup(name, spec=spec):
-                return cases.reference(name, spec)
-
-            with np.errstate(all="ignore"):
-                _wire.run_case(w, blobs, lookup, lambda index, value, outs=outs: outs.append((index, value)))
-            expected.append(outs)
-        _PLANS[function] = (spec, wired, blobs, expected, made)
+        _PLANS[function] = (spec, *_wire_and_expect(spec, made), made)
     return _PLANS[function]
 
 
