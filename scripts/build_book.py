@@ -221,7 +221,7 @@ def build(edition="course", root=ROOT):
     code = subprocess.call(cmd, cwd=root, env={**os.environ, "RNN_EDITION": edition})
     if code == 0:
         dedupe_inline_scripts(out / "html")
-        add_notebook_downloads(out, cache_dir=root / "_build", edition=edition)
+        add_notebook_downloads(out, root=root, cache_dir=root / "_build", edition=edition)
         if edition == "course":
             strip_solution_sources(out / "html")
     return code

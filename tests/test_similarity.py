@@ -140,6 +140,11 @@ def test_check_assignment_writes_flags_and_an_offline_side_by_side_report(tmp_pa
     assert "rnncore's reference" in found["cat"][0] and "ch02_forward-copies.html" in found["cat"][0]
     page = report.read_text()
     assert "<mark class='a'>" in page and "ann and ben" in page and "cat and rnncore" in page
+    # the summary names each pair once, ann and ben both flagged, and links to the side-by-side below it
+    summary = page.split("<h2>By pair</h2>")[1].split("<h2>By function</h2>")[0]
+    assert summary.count("<tr>") == 3, summary  # the header, ann and ben, cat and rnncore
+    assert "<td>ann</td><td>ben</td><td>1</td>" in summary and "<td>cat</td><td>rnncore</td><td>1</td>" in summary
+    assert "href='#rnn_forward-ann-ben'" in summary and "id='rnn_forward-ann-ben'" in page
     assert "http" not in page and "<script" not in page and "<link" not in page
 
 
@@ -162,3 +167,14 @@ def test_fingerprints_are_the_same_in_every_process():
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(runs) == 1 and runs == {f"{similarity.kgram_hashes('abcdefghijkl').tolist()}\n"}
+
+
+def test_the_report_lists_pairs_by_how_many_functions_they_share():
+    def match(function, student, other, score):
+        return similarity.Match(function, student, other, score, None, None, [], [])
+
+    found = similarity.pairs([match("f", "ann", "ben", 0.8), match("f", "ben", "ann", 0.8),
+                              match("g", "ben", "ann", 0.9), match("g", "cat", similarity.REFERENCE, 0.7),
+                              match("f", "eve", "dan", 0.95)])
+    assert list(found) == [("ann", "ben"), ("dan", "eve"), ("cat", similarity.REFERENCE)]
+    assert found["ann", "ben"] == {"f": 0.8, "g": 0.9}

@@ -345,22 +345,49 @@ def _highlight(core, slices, css):
 
 _STYLE = """body{font-family:sans-serif;margin:1.5em}table.pair{width:100%;table-layout:fixed;border-collapse:collapse}
 td{vertical-align:top;border:1px solid #ccc;padding:.4em}pre{white-space:pre-wrap;font-size:.85em;margin:0}
-mark.a{background:#f6c6c6}mark.b{background:#c6f0c6}h2{margin-top:2em}.meta{color:#555}"""
+mark.a{background:#f6c6c6}mark.b{background:#c6f0c6}h2{margin-top:2em}.meta{color:#555}
+table.pairs{border-collapse:collapse}table.pairs th{text-align:left;border:1px solid #ccc;padding:.4em}"""
+
+
+def pairs(matches):
+    """{(student, other): {function: score}} of the flagged matches, one entry per pair whichever side was flagged,
+    the pairs that share the most functions first (rnncore's reference, REFERENCE, is always the second name)."""
+    found = {}
+    for m in matches:
+        pair = (m.student, m.other) if m.other == REFERENCE else tuple(sorted((m.student, m.other)))
+        found.setdefault(pair, {})[m.function] = max(m.score, found.get(pair, {}).get(m.function, 0.0))
+    return dict(sorted(found.items(), key=lambda item: (-len(item[1]), -max(item[1].values()), item[0])))
+
+
+def _pairs_table(matches):
+    """The report's summary: one row per pair of students (or a student and rnncore), with the functions matched."""
+    rows = "".join(
+        f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{len(found)}</td><td>"
+        + ", ".join(f"<a href='#{html.escape(f)}-{html.escape(a)}-{html.escape(b)}'>{html.escape(f)}</a> ({score:.0%})"
+                    for f, score in sorted(found.items())) + "</td></tr>"
+        for (a, b), found in pairs(matches).items())
+    if not rows:
+        return ""
+    return ("<h2>By pair</h2><table class='pairs'><tr><th>student</th><th>and</th><th>functions</th>"
+            "<th>which (share of a core matched)</th></tr>" + rows + "</table>")
 
 
 def report_html(assignment, matches, answers, functions):
-    """A self-contained page (no network): every flagged pair side by side, the matched code marked."""
+    """A self-contained page (no network): the flagged pairs of students, then every flagged answer side by side
+    with the code it matched, the matched code marked."""
     seen, parts = set(), []
     for m in matches:
         key = (m.function, *sorted((m.student, m.other)))
         if key in seen:
             continue
         seen.add(key)
+        a, b = (m.student, m.other) if m.other == REFERENCE else sorted((m.student, m.other))
         left = html.escape(answers.get(m.student, {}).get(m.function, ""))
         right = html.escape(answers.get(m.other, {}).get(m.function, "") if m.other != REFERENCE
                             else reference_source(m.function))
         parts.append(
-            f"<h2>{html.escape(m.function)}: {html.escape(m.student)} and {html.escape(m.other)}</h2>"
+            f"<h2 id='{html.escape(m.function)}-{html.escape(a)}-{html.escape(b)}'>{html.escape(m.function)}: "
+            f"{html.escape(m.student)} and {html.escape(m.other)}</h2>"
             f"<p class='meta'>{m.score:.0%} of a core matched (flagged from {THRESHOLD:.0%})</p>"
             "<table class='pair'><tr><th>" + html.escape(m.student) + "</th><th>" + html.escape(m.other) +
             "</th></tr><tr><td><pre>" + _highlight(m.student_core, m.student_slices, "a") + "</pre></td><td><pre>" +
@@ -376,7 +403,7 @@ def report_html(assignment, matches, answers, functions):
             f"<code>v</code>). Flagged from {THRESHOLD:.0%} of either core matched in runs of {K} tokens or "
             f"more. Flags never change a grade: read both sides.</p>"
             f"<p>Exempt (reference core under {MIN_TOKENS} tokens): {html.escape(', '.join(skipped) or 'none')}.</p>")
-    body = "".join(parts) or "<p>No copies found.</p>"
+    body = _pairs_table(matches) + ("<h2>By function</h2>" + "".join(parts) if parts else "<p>No copies found.</p>")
     return head + body + "</body></html>\n"
 
 
