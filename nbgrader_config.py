@@ -20,7 +20,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# A run-away cell is interrupted after this many seconds; later cells still run and the batch goes on.
+# Plain `nbgrader autograde`: a run-away cell is interrupted after this many seconds and the batch goes on.
+# `rnn-grade` sets its own (--cell-timeout, by default its --timeout budget) and ends a notebook's run at the
+# first cell that runs out of time (the instructor guide, "An answer that never returns costs one budget").
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 

@@ -113,7 +113,7 @@ def _verification(course, source, assignment, sub, workspace, limits, extra_hide
     """The verified grade of one submission (every function missing when there is no notebook)."""
     if sub.exists():
         return verify.verify(source, sub, limits, hide=[*course.secrets(), Path(workspace), *extra_hide])
-    v = verify.Verification(assignment, error=f"no {assignment}.ipynb in the submission")
+    v = verify.Verification(assignment, error=f"no {assignment}.ipynb in the submission folder", unreadable=True)
     v.functions = [verify._split(verify.FunctionVerdict(f, source.points[f], 0.0, "missing", "no notebook"),
                                  source.tests.get(f)) for f in source.functions]
     return v
@@ -256,7 +256,7 @@ def _export(course, assignment, source, csv_dir, canvas_id, late_policy, details
                 flags.append("verified against an older version of the source notebook: re-run rnn-grade")
         else:
             flags.append("not verified yet: run rnn-grade")
-        if any(s is None for s in manual_cells.values()):
+        if any(s is None for s in manual_cells.values()) and not ledger.nothing_to_grade(flags):
             flags.append("needs manual grading in nbgrader")
         verified = None if row is None else row["verified"]
         earned = None if verified is None else verified + manual
@@ -283,12 +283,18 @@ def _export(course, assignment, source, csv_dir, canvas_id, late_policy, details
     return path, records
 
 
+def _plural(n, noun):
+    """'1 student', '2 students'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _flag_order(flag):
-    """Flags that change the final grade first (override, late), then tampering and errors, then copies, the rest."""
-    for rank, start in enumerate(("override", "late", "suspected", "grading error", "copy:")):
+    """Flags that change the final grade first (override, late), then a file with nothing to grade, tampering and
+    errors, then copies, the rest."""
+    for rank, start in enumerate(("override", "late", ledger.NOTHING_TO_GRADE, "suspected", "grading error", "copy:")):
         if flag.startswith(start):
             return rank
-    return 5
+    return 6
 
 
 def print_summary(report, out=sys.stdout, width=70):
@@ -309,11 +315,16 @@ def print_summary(report, out=sys.stdout, width=70):
             final = ledger.fmt(details.get(student, {}).get("final")) or "-"
             print(f"  {student:<24} {ledger.fmt(nbg) or '-':>8} {ledger.fmt(ver) or '-':>8} {final:>7} {mx:>5g}  "
                   f"{text}", file=out)
-        flagged = sum(1 for r in records if any(f.startswith("suspected") for f in r[4]))
-        copied = sum(1 for r in records if any(f.startswith("copy:") for f in r[4]))
+        def count(start, records=records):
+            return sum(1 for r in records if any(f.startswith(start) for f in r[4]))
+
         missing = sum(1 for r in records if r[4] == ["no submission"])
-        print(f"  {len(records)} students: {len(records) - missing} submissions, {missing} with no submission, "
-              f"{flagged} with suspected tampering, {copied} with copy flags", file=out)
+        counts = [(len(records) - missing, "submission"), (missing, "with no submission"),
+                  (count(ledger.NOTHING_TO_GRADE), "with nothing to grade"),
+                  (count("needs manual grading"), "to grade by hand in nbgrader"),
+                  (count("suspected"), "with suspected tampering"), (count("copy:"), "with copy flags")]
+        print(f"  {_plural(len(records), 'student')}: " + ", ".join(
+            _plural(n, what) if what == "submission" else f"{n} {what}" for n, what in counts), file=out)
         ex = report.exports.get(assignment, {})
         if "canvas" in ex:
             print(f"  LMS import files: {ex['canvas']}, {ex['moodle']}", file=out)

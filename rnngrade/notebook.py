@@ -27,7 +27,11 @@ def assignment_ids(source_dir):
 
 
 class SubmissionError(ValueError):
-    """A submission that cannot be read as a notebook."""
+    """A submission that cannot be read as a notebook; `reason` says what is wrong with the file, without its path."""
+
+    def __init__(self, message, reason=""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -145,10 +149,12 @@ def read_submission(path_or_nb):
         try:
             nb = json.loads(Path(path_or_nb).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SubmissionError(f"read_submission: `{path_or_nb}` is not a readable notebook ({exc})") from None
+            reason = f"not a readable notebook ({type(exc).__name__}: {exc})"
+            raise SubmissionError(f"read_submission: `{path_or_nb}` is {reason}", reason) from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
-        raise SubmissionError(f"read_submission: `{path_or_nb}` has no list of cells")
+        raise SubmissionError(f"read_submission: `{path_or_nb}` has no list of cells",
+                              "a notebook without a list of cells")
     return nb
 
 

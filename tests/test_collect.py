@@ -226,7 +226,11 @@ def test_grades_roster_and_submissions(course, graded):
     assert scores["alice"] == (_n(FULL), _n(FULL))
     assert scores["bob"] == (_n(WRONG),) * 2  # the late full upload, not the early blank one
     assert scores["carol"] == ("0", "0") and scores["zedzoe"] == ("0", "0")
-    assert scores["dave"][1] == "0" and "not verifiable" in rows["dave"]["flags"]  # truncated: 0, flagged
+    # truncated: 0, and one flag says why and what to do (no "manual grading": nbgrader cannot open it either)
+    assert scores["dave"][1] == "0" and rows["dave"]["flags"].startswith(
+        "nothing to grade, scored 0 (ask the student to upload it again): not a readable notebook (JSONDecodeError: ")
+    assert "submitted/" not in rows["dave"]["flags"]  # the reason, not our path to the file
+    assert "manual grading" not in rows["dave"]["flags"] and "autograde failed" not in rows["dave"]["flags"]
     assert "see the above traceback" not in rows["dave"]["flags"]  # the flags say what is wrong, not where to look
     assert scores["frank"] == ("", "") and rows["frank"]["flags"] == "no submission"
     assert rows["frank"]["submission"] == "no submission"

@@ -360,6 +360,14 @@ def tampering(functions, nb_cells):
     return flags
 
 
+NOTHING_TO_GRADE = "nothing to grade"
+
+
+def nothing_to_grade(flags):
+    """True if `flags` say the submission holds no notebook that can be read (so no grading by hand either)."""
+    return any(flag.startswith(NOTHING_TO_GRADE) for flag in flags)
+
+
 def flags_for(verification, worker=None):
     """The other flags of one submission (list of str): unverified functions, failures, integrity, sandbox notes."""
     flags = []
@@ -367,9 +375,11 @@ def flags_for(verification, worker=None):
         if f.status == "unverified":
             flags.append(f"unverified `{f.function}` (verified 0; add its cases to rnngrade/assign/cases.py): "
                          f"{f.message[:160]}")
-    if verification.error:
+    if verification.unreadable:  # nbgrader fails on it too, and formgrader cannot open it: say so once
+        flags.append(f"{NOTHING_TO_GRADE}, scored 0 (ask the student to upload it again): {verification.error[:300]}")
+    elif verification.error:
         flags.append(f"not verifiable: {verification.error[:160]}")
-    if worker is not None and not worker.success:
+    if worker is not None and not worker.success and not verification.unreadable:
         flags.append(f"autograde failed (needs manual grading): {worker.message[:200]}")
     seen = set()
     for flag in verification.flags:

@@ -57,6 +57,7 @@ class Verification:
     isolation: str = "none"
     seconds: float = 0.0
     error: str = ""  # the submission could not be verified at all
+    unreadable: bool = False  # no notebook, or not one that can be read: nothing to grade, by machine or by hand
 
     @property
     def verified(self):
@@ -378,7 +379,7 @@ def verify(source, submission, limits=None, hide=(), only=None):
         nb = notebook.read_submission(submission)
         found = notebook.answers(nb, source)
     except notebook.SubmissionError as exc:
-        result.error = str(exc)
+        result.error, result.unreadable = exc.reason, True  # what is wrong with the file, without its path
         result.functions = [_split(FunctionVerdict(f, source.points[f], 0.0, "missing", "unreadable notebook"),
                                    source.tests.get(f)) for f in source.functions]
         return result

@@ -326,11 +326,10 @@ def detect(answers, functions, solutions=None, threshold=THRESHOLD):
 def flags(matches, report_name=""):
     """{student: [flag text]} for the CSV: the function and what it matched (rnncore's reference or a classmate)."""
     out = {}
-    where = f"; see {report_name}" if report_name else ""
     for m in matches:
         what = "rnncore's reference" if m.other == REFERENCE else f"{m.other}'s answer"
-        out.setdefault(m.student, []).append(f"copy: `{m.function}` matches {what} "
-                                             f"({m.score:.0%} matched){where}")
+        where = f"; see {report_name}" if report_name and m.student not in out else ""  # once per student
+        out.setdefault(m.student, []).append(f"copy: `{m.function}` matches {what} ({m.score:.0%} matched){where}")
     return out
 
 
@@ -350,13 +349,15 @@ table.pairs{border-collapse:collapse}table.pairs th{text-align:left;border:1px s
 
 
 def pairs(matches):
-    """{(student, other): {function: score}} of the flagged matches, one entry per pair whichever side was flagged,
-    the pairs that share the most functions first (rnncore's reference, REFERENCE, is always the second name)."""
+    """{(student, other): {function: score}} of the flagged matches, one entry per pair whichever side was flagged:
+    copies of rnncore's reference first (REFERENCE is always the second name), then the pairs of students that share
+    the most functions."""
     found = {}
     for m in matches:
         pair = (m.student, m.other) if m.other == REFERENCE else tuple(sorted((m.student, m.other)))
         found.setdefault(pair, {})[m.function] = max(m.score, found.get(pair, {}).get(m.function, 0.0))
-    return dict(sorted(found.items(), key=lambda item: (-len(item[1]), -max(item[1].values()), item[0])))
+    return dict(sorted(found.items(), key=lambda item: (item[0][1] != REFERENCE, -len(item[1]),
+                                                        -max(item[1].values()), item[0])))
 
 
 def _pairs_table(matches):
