@@ -11,6 +11,7 @@ whenever rnncore's source (or the data it ships) changes.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -175,7 +176,16 @@ def execute_in_parallel(root=ROOT, processes=None):
     todo.sort(key=lambda r: -last.get(Path(r.uri).name, 0.0))
     work = [ProcessData(r.pk, r.uri, cache, timeout, False) for r in todo]
     with multiprocessing.Pool(processes or os.cpu_count() or 1) as pool:
-        list(pool.imap_unordered(ExecutionWorkerLocalMProc(), work, chunksize=1))
+        outcomes = list(pool.imap_unordered(ExecutionWorkerLocalMProc(), work, chunksize=1))
+    failed = {}
+    for code, uri in outcomes:  # 0: executed and cached; else myst-nb runs the chapter again and reports its error
+        if code != 0:
+            record = cache.get_project_record(uri)
+            why = re.sub(r"\x1b\[[0-9;]*m", "", record.traceback or f"jupyter-cache's worker returned {code}")
+            failed[Path(uri).name] = why[-2000:]  # the end of the traceback, without its colours
+            print(f"{Path(uri).name} failed in the parallel run (myst-nb runs it again):\n{failed[Path(uri).name]}",
+                  flush=True)
+    (root / "_build" / ".execution-failures.json").write_text(json.dumps(failed, indent=1))
     return {name: secs for name, secs in execution_times(root).items() if name in {Path(r.uri).name for r in todo}}
 
 

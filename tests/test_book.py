@@ -18,11 +18,16 @@ def test_every_page_with_code_runs_before_sphinx_reads_it(built_book):
 
     Chapter 8's sections were missed once: they ran one after the other while Sphinx read the book, about a minute.
     """
+    import json
+
     from build_book import LONGEST_FIRST, load_times
 
     with_code = {f"{Path(f).name}.md" for f in toc_files() if "{code-cell}" in (ROOT / f"{f}.md").read_text()}
     missed = with_code - set(load_times(ROOT))
-    assert not missed, f"executed by myst-nb one at a time, not by build_book's processes: {sorted(missed)}"
+    failures = ROOT / "_build" / ".execution-failures.json"
+    why = json.loads(failures.read_text()) if failures.exists() else {}
+    assert not missed, (f"executed by myst-nb one at a time, not by build_book's processes: {sorted(missed)}; "
+                        f"their errors in the parallel run: {why}")
     assert set(LONGEST_FIRST) <= with_code, f"LONGEST_FIRST names no page: {set(LONGEST_FIRST) - with_code}"
 
 
