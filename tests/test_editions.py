@@ -43,17 +43,20 @@ def answer_lines(source, name):
     return kept
 
 
-def graded_functions():
-    """{function name: [answer lines of the solution cell]} for every graded function of every assignment."""
-    found = {}
+def _answer_cells():
+    """(graded function, its solution cell with the markers removed) for every function of every source notebook."""
     for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
                 code = re.sub(r"### (BEGIN|END) SOLUTION", "", cell.source)
                 for node in ast.parse(code).body:
                     if isinstance(node, ast.FunctionDef):
-                        found[node.name] = answer_lines(code, node.name)
-    return found
+                        yield node.name, code
+
+
+def graded_functions():
+    """{function name: [answer lines of the solution cell]} for every graded function of every assignment."""
+    return {name: answer_lines(code, name) for name, code in _answer_cells()}
 
 
 def reference_lines():
@@ -202,15 +205,7 @@ _CODE_HTML = re.compile(r'<div class="highlight-(?:ipython3|ipython|python3?|py|
 
 def _solution_cell_code():
     """{graded function: the source notebook's answer cell, markers removed}."""
-    found = {}
-    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-                code = re.sub(r"### (BEGIN|END) SOLUTION", "", cell.source)
-                for node in ast.parse(code).body:
-                    if isinstance(node, ast.FunctionDef):
-                        found[node.name] = code
-    return found
+    return dict(_answer_cells())
 
 
 _ANSWER_PRINTS = None

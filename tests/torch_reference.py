@@ -1,4 +1,5 @@
-"""torch modules holding rnncore's weights: the reference side of every parity test (torch imported lazily)."""
+"""The reference side of every parity test: torch modules holding rnncore's weights (torch imported lazily), and the
+numerical gradient check."""
 
 TORCH_NAMES = [("weight_ih", "W_ih"), ("weight_hh", "W_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")]
 
@@ -20,3 +21,14 @@ def grads_of(module):
     """The gradients of a layer's or cell's four parameters, in rnncore's order W_ih, W_hh, b_ih, b_hh."""
     suffix = "" if type(module).__name__.endswith("Cell") else "_l0"
     return [getattr(module, name + suffix).grad.numpy() for name, _ in TORCH_NAMES]
+
+
+def assert_matches_numerical(forward, args, analytic, dout, tol=1e-7):
+    """Each analytic gradient in `analytic` ({argument: gradient}) equals the numerical gradient of the array
+    forward(**args), read through the upstream gradient `dout`, with respect to that argument (CS231n's check)."""
+    import rnncore as rc
+
+    for name, grad in analytic.items():
+        num = rc.eval_numerical_gradient_array(lambda v, name=name: forward(**{**args, name: v}), args[name], dout)
+        error = rc.rel_error(num, grad)
+        assert error < tol, f"d/d{name}: relative error {error:.1e} against the numerical gradient (tolerance {tol:g})"
