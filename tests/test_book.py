@@ -164,3 +164,11 @@ def test_sources_hold_no_control_characters():
     for path in sources:
         for number, line in enumerate(path.read_text().splitlines(), 1):
             assert not bad.search(line), f"{path.relative_to(ROOT)}:{number}: control character {bad.search(line)[0]!r}"
+
+
+def test_no_page_prints_a_glued_number_in_e_notation(built_book):
+    """The prose reads 3 × 10⁻²¹; Python's 3e-21 stays in code and outputs, where it is what Python prints."""
+    for page in sorted(built_book.rglob("*.html")):
+        glued = re.findall(r'<span class="pasted-text">([^<]*)</span>', page.read_text(encoding="utf-8"))
+        raw = [text for text in glued if re.fullmatch(r"\s*-?\d+(\.\d+)?e[+-]?\d+\s*", text)]
+        assert not raw, f"{page.relative_to(built_book)}: {raw}"

@@ -82,3 +82,11 @@ def test_alt_text_from_a_caption_never_holds_tex_or_an_equation_label():
     assert pages.caption_words(nodes.caption("", "", nodes.Text("the weights of "), ref)) is None
     fraction = nodes.math(r"\partial L / \partial W_{hh}", r"\partial L / \partial W_{hh}")
     assert pages.caption_words(nodes.caption("", "", nodes.Text("one entry of "), fraction)) is None
+
+
+@pytest.mark.parametrize("printed, read", [
+    ("3e-21", "3 × 10⁻²¹"), ("1e-08", "1 × 10⁻⁸"), ("4.3e+07", "4.3 × 10⁷"), ("1.0e+01", "1.0 × 10¹"),
+    ("-3e-05", "-3 × 10⁻⁵"), ("2e+00", "2"), ("1,000", "1,000"), ("0.5", "0.5"), ("1e5 steps", "1e5 steps")])
+def test_glued_numbers_in_e_notation_read_as_powers_of_ten(printed, read):
+    assert pages.as_power_of_ten(printed) == read
+

@@ -109,6 +109,30 @@ def _hide_glue_calls(app, doctree):
             block.rawsource = shown
 
 
+SCIENTIFIC = re.compile(r"(-?\d+(?:\.\d+)?)e([+-])0*(\d+)")
+SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def as_power_of_ten(text):
+    """A number printed in Python's e-notation as a reader writes it: '3e-21' -> '3 × 10⁻²¹'; other text unchanged."""
+    m = SCIENTIFIC.fullmatch(text.strip())
+    if not m:
+        return text
+    mantissa, sign, exponent = m.groups()
+    if int(exponent) == 0:  # e+00
+        return mantissa
+    return f"{mantissa} × 10" + (("-" if sign == "-" else "") + exponent).translate(SUPERSCRIPT)
+
+
+def _glued_powers_of_ten(app, doctree, docname):
+    """Numbers glued into prose ({glue:text}`x:.0e`) read 3 × 10⁻²¹, not Python's 3e-21 (code and outputs keep it)."""
+    for span in doctree.findall(nodes.inline):
+        if "pasted-text" in span.get("classes", []) and len(span.children) == 1 and isinstance(span[0], nodes.Text):
+            shown = as_power_of_ten(span.astext())
+            if shown != span.astext():
+                span.children = [nodes.Text(shown)]
+
+
 GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "rho", "sigma", "tau", "phi")
 TEX_LEFT = re.compile(r"[\\{}^$]")  # what plain words never contain: a backslash, braces, a caret, a dollar
 
@@ -178,6 +202,7 @@ def setup(app):
     app.connect("builder-inited", _static)
     app.connect("config-inited", _configure)
     app.connect("doctree-read", _figure_alt_text)
+    app.connect("doctree-resolved", _glued_powers_of_ten)
     app.connect("doctree-read", _hide_glue_calls)
     app.connect("html-page-context", _notebook_launch_links, priority=900)  # after the theme adds its buttons
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
