@@ -348,14 +348,25 @@ mark.a{background:#f6c6c6}mark.b{background:#c6f0c6}h2{margin-top:2em}.meta{colo
 table.pairs{border-collapse:collapse}table.pairs th{text-align:left;border:1px solid #ccc;padding:.4em}"""
 
 
+def _pair(m):
+    """The pair a Match belongs to, the same whichever side was flagged: (student, REFERENCE), or two students in
+    name order."""
+    return (m.student, m.other) if m.other == REFERENCE else tuple(sorted((m.student, m.other)))
+
+
+def _anchor(function, pair):
+    """The id of the report's side-by-side section of `function` for `pair`."""
+    return html.escape(f"{function}-{pair[0]}-{pair[1]}")
+
+
 def pairs(matches):
     """{(student, other): {function: score}} of the flagged matches, one entry per pair whichever side was flagged:
     copies of rnncore's reference first (REFERENCE is always the second name), then the pairs of students that share
     the most functions."""
     found = {}
     for m in matches:
-        pair = (m.student, m.other) if m.other == REFERENCE else tuple(sorted((m.student, m.other)))
-        found.setdefault(pair, {})[m.function] = max(m.score, found.get(pair, {}).get(m.function, 0.0))
+        scores = found.setdefault(_pair(m), {})
+        scores[m.function] = max(m.score, scores.get(m.function, 0.0))
     return dict(sorted(found.items(), key=lambda item: (item[0][1] != REFERENCE, -len(item[1]),
                                                         -max(item[1].values()), item[0])))
 
@@ -364,7 +375,7 @@ def _pairs_table(matches):
     """The report's summary: one row per pair of students (or a student and rnncore), with the functions matched."""
     rows = "".join(
         f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{len(found)}</td><td>"
-        + ", ".join(f"<a href='#{html.escape(f)}-{html.escape(a)}-{html.escape(b)}'>{html.escape(f)}</a> ({score:.0%})"
+        + ", ".join(f"<a href='#{_anchor(f, (a, b))}'>{html.escape(f)}</a> ({score:.0%})"
                     for f, score in sorted(found.items())) + "</td></tr>"
         for (a, b), found in pairs(matches).items())
     if not rows:
@@ -378,16 +389,15 @@ def report_html(assignment, matches, answers, functions):
     with the code it matched, the matched code marked."""
     seen, parts = set(), []
     for m in matches:
-        key = (m.function, *sorted((m.student, m.other)))
+        key = (m.function, _pair(m))
         if key in seen:
             continue
         seen.add(key)
-        a, b = (m.student, m.other) if m.other == REFERENCE else sorted((m.student, m.other))
         left = html.escape(answers.get(m.student, {}).get(m.function, ""))
         right = html.escape(answers.get(m.other, {}).get(m.function, "") if m.other != REFERENCE
                             else reference_source(m.function))
         parts.append(
-            f"<h2 id='{html.escape(m.function)}-{html.escape(a)}-{html.escape(b)}'>{html.escape(m.function)}: "
+            f"<h2 id='{_anchor(m.function, _pair(m))}'>{html.escape(m.function)}: "
             f"{html.escape(m.student)} and {html.escape(m.other)}</h2>"
             f"<p class='meta'>{m.score:.0%} of a core matched (flagged from {THRESHOLD:.0%})</p>"
             "<table class='pair'><tr><th>" + html.escape(m.student) + "</th><th>" + html.escape(m.other) +
